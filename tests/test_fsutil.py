@@ -1,0 +1,24 @@
+from __future__ import annotations
+
+import pytest
+
+from medroi.errors import OutputExistsError
+from medroi.fsutil import atomic_output, atomic_write_bytes
+
+
+def test_atomic_write_refuses_overwrite_without_force(tmp_path):
+    target = tmp_path / "a.bin"
+    atomic_write_bytes(target, b"one")
+    with pytest.raises(OutputExistsError):
+        atomic_write_bytes(target, b"two")
+    atomic_write_bytes(target, b"two", force=True)
+    assert target.read_bytes() == b"two"
+
+
+def test_failed_write_leaves_nothing_behind(tmp_path):
+    target = tmp_path / "b.bin"
+    with pytest.raises(RuntimeError):
+        with atomic_output(target) as tmp:
+            tmp.write_bytes(b"partial")
+            raise RuntimeError("killed half-way")
+    assert list(tmp_path.iterdir()) == []
