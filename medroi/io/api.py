@@ -1,0 +1,111 @@
+"""read_image / write_image / read_mask: dispatch on the format of the path."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+
+from medroi.errors import InvalidImageError, UnsupportedFormatError
+from medroi.io.formats import SUPPORTED, detect_format, format_from_extension
+from medroi.io.image import MedicalImage
+
+# The format modules are imported where used: nibabel and pydicom cost ~0.3 s each to
+# import, and a command handling PNG or NIfTI only should not pay for both.
+
+
+def read_image(
+    path: str | os.PathLike, *, frame: int | None = None, quantize_step: float | None = None
+) -> MedicalImage:
+    """Read NIfTI, DICOM (file or series folder), PNG, TIFF or JPEG losslessly.
+
+    ``frame`` picks one volume of a 4D NIfTI (or one page of a multi-image TIFF);
+    ``quantize_step`` lets non-integral float data be stored as round(x / step).
+    """
+    fmt = detect_format(path)
+    if fmt == "nifti":
+        from medroi.io.nifti import read_nifti
+
+        return read_nifti(path, frame=frame, quantize_step=quantize_step)
+    if fmt in ("dicom", "dicom-series"):
+        if frame is not None:
+            raise InvalidImageError(
+                f"{path}: frame= applies to 4D NIfTI and multi-image TIFF; a multi-frame DICOM is read "
+                "whole as (rows, cols, frames), so drop frame="
+            )
+        from medroi.io.dicom import read_dicom_file, read_dicom_series
+
+        return read_dicom_file(path) if fmt == "dicom" else read_dicom_series(path)
+    from medroi.io.raster import read_raster
+
+    return read_raster(path, frame=frame, quantize_step=quantize_step)
+
+
+def write_image(
+    image: MedicalImage, path: str | os.PathLike, *, force: bool = False, lossy: dict | None = None
+) -> Path:
+    """Write ``image`` atomically; the format comes from the extension (no extension: DICOM folder).
+
+    Refuses an existing output unless ``force``. ``lossy`` ({"ratio", "method"}) marks DICOM
+    output as lossy; other formats have no such flag and ignore it.
+    """
+    if not isinstance(image, MedicalImage):
+        raise TypeError(f"write_image needs a MedicalImage, got {type(image).__name__}")
+    path = Path(path)
+    fmt = format_from_extension(path)
+    if fmt is None and not path.suffix:
+        fmt = "dicom-series"
+    if fmt == "nifti":
+        from medroi.io.nifti import write_nifti
+
+        return write_nifti(image, path, force=force)
+    if fmt in ("dicom", "dicom-series"):
+        from medroi.io.dicom_write import write_dicom
+
+        return write_dicom(image, path, force=force, lossy=lossy)
+    if fmt in ("png", "tiff", "jpeg"):
+        from medroi.io.raster import write_raster
+
+        return write_raster(image, path, force=force)
+    raise UnsupportedFormatError(
+        f"{path}: cannot tell the output format from extension {path.suffix!r}. Supported: {SUPPORTED}; "
+        "a path without extension is written as a DICOM series folder"
+    )
+
+
+def display_values(image: MedicalImage) -> np.ndarray:
+    """DICOM display values (rescale applied, MONOCHROME1 inverted); see medroi.io.dicom."""
+    from medroi.io.dicom import display_values as _display_values
+
+    return _display_values(image)
+
+
+def read_mask(
+    path: str | os.PathLike, labels: Iterable[int] | None = None, *, shape: tuple[int, ...] | None = None
+) -> np.ndarray:
+    """A bool ROI mask: any non-zero voxel (``labels=None``) or membership in ``labels``.
+
+    Palette PNGs give their indices. ``shape`` (the image's) is checked when given.
+    """
+    fmt = detect_format(path)
+    if fmt in ("png", "tiff", "jpeg"):
+        from medroi.io.raster import read_raster
+
+        image = read_raster(path, labels=True)
+    else:
+        image = read_image(path)
+    if labels is None:
+        mask = image.array != 0
+    else:
+        wanted = sorted({int(label) for label in labels})
+        if not wanted:
+            raise InvalidImageError(f"{path}: labels is empty; pass None for any non-zero label, or e.g. (1, 2, 4)")
+        mask = np.isin(image.array, wanted)
+    if shape is not None and tuple(shape) != mask.shape:
+        raise InvalidImageError(
+            f"{path}: mask shape {mask.shape} differs from the image shape {tuple(shape)}; "
+            "pass the mask made for this image"
+        )
+    return mask

@@ -1,0 +1,215 @@
+"""DICOM input via pydicom: one file (single or multi-frame) or a folder holding one series.
+
+Pixels are the raw stored values (``ds.pixel_array``): no Rescale Slope/Intercept, no
+MONOCHROME1 inversion; both are recorded in the metadata (see ``display_values``).
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+import pydicom
+from pydicom.errors import InvalidDicomError
+
+from medroi.errors import InvalidImageError, UnsupportedFormatError
+from medroi.io.formats import dicom_files_in, format_from_extension, has_dicm_preamble
+from medroi.io.image import MedicalImage
+from medroi.io.numeric import check_not_empty
+
+logger = logging.getLogger("medroi")
+_NON_INTEGER_PIXELS = ("FloatPixelData", "DoubleFloatPixelData")
+
+
+def _floats(value) -> list[float] | None:
+    if value is None:
+        return None
+    if isinstance(value, (list, tuple, pydicom.multival.MultiValue)):
+        return [float(v) for v in value]
+    return [float(value)]
+
+
+def _scalar(value, kind=float):
+    return None if value is None or value == "" else kind(value)
+
+
+def dcmread_checked(path: Path) -> pydicom.Dataset:
+    """Read a DICOM file with its pixel data, turning every pydicom failure into a MedroiError."""
+    try:
+        try:
+            ds = pydicom.dcmread(str(path))
+        except InvalidDicomError:
+            if format_from_extension(path) != "dicom" or has_dicm_preamble(path):
+                raise
+            ds = pydicom.dcmread(str(path), force=True)  # a .dcm without the Part 10 preamble
+    except Exception as exc:
+        raise InvalidImageError(f"{path}: not a readable DICOM file ({exc}); check the file or re-export it") from exc
+    if any(name in ds for name in _NON_INTEGER_PIXELS):
+        raise UnsupportedFormatError(f"{path}: float pixel data is not supported; convert it to integer pixels")
+    if "PixelData" not in ds:
+        raise InvalidImageError(f"{path}: the DICOM object holds no image (no Pixel Data); pass an image file")
+    return ds
+
+
+def decode_pixels(ds: pydicom.Dataset, path: Path) -> np.ndarray:
+    """Stored values as (rows, cols) or (rows, cols, frames) at their native integer dtype."""
+    samples = int(ds.get("SamplesPerPixel", 1) or 1)
+    if samples != 1:
+        raise UnsupportedFormatError(
+            f"{path}: colour DICOM ({samples} samples per pixel, {ds.get('PhotometricInterpretation')}) is not "
+            "supported; medroi codes grayscale images"
+        )
+    syntax = getattr(ds, "file_meta", pydicom.Dataset()).get("TransferSyntaxUID")
+    try:
+        array = ds.pixel_array
+    except (NotImplementedError, RuntimeError) as exc:
+        name = getattr(syntax, "name", syntax)
+        raise UnsupportedFormatError(
+            f"{path}: cannot decode transfer syntax {name} ({exc}); install a decoder "
+            "(pip install pylibjpeg pylibjpeg-openjpeg pylibjpeg-libjpeg) or decompress the file first"
+        ) from exc
+    except Exception as exc:
+        raise InvalidImageError(f"{path}: the pixel data cannot be decoded ({exc}); the file may be damaged") from exc
+    if array.dtype.kind not in "iu":
+        raise UnsupportedFormatError(f"{path}: pixel type {array.dtype} is not supported")
+    if array.dtype.byteorder not in ("=", "|"):
+        array = array.astype(array.dtype.newbyteorder("="))
+    check_not_empty(array, str(path))
+    if int(ds.get("NumberOfFrames", 1) or 1) > 1:
+        array = np.ascontiguousarray(np.moveaxis(array, 0, -1))
+    return array
+
+
+def header_b64(ds: pydicom.Dataset) -> str:
+    """The dataset without its pixel data, as a base64 DICOM Part 10 file (no pickle)."""
+    if "PixelData" in ds:
+        del ds.PixelData
+    if not hasattr(ds, "file_meta") or "TransferSyntaxUID" not in ds.file_meta:
+        implicit, little = ds.original_encoding
+        ds.ensure_file_meta()
+        ds.file_meta.TransferSyntaxUID = (
+            pydicom.uid.ImplicitVRLittleEndian if implicit
+            else pydicom.uid.ExplicitVRLittleEndian if little is not False
+            else pydicom.uid.ExplicitVRBigEndian
+        )
+    ds.preamble = None  # application-specific (e.g. TIFF offsets); not valid once the pixels are rewritten
+    buffer = io.BytesIO()
+    pydicom.dcmwrite(buffer, ds, enforce_file_format=True)
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _describe(ds: pydicom.Dataset, array: np.ndarray) -> dict:
+    """Readable fields of one dataset (what a user or a .mroi header wants to see)."""
+    syntax = getattr(ds, "file_meta", pydicom.Dataset()).get("TransferSyntaxUID")
+    spacing = _floats(ds.get("PixelSpacing"))
+    return {
+        "rows": int(ds.Rows),
+        "cols": int(ds.Columns),
+        "frames": int(ds.get("NumberOfFrames", 1) or 1),
+        "dtype": array.dtype.str,
+        "bits_allocated": int(ds.BitsAllocated),
+        "bits_stored": int(ds.get("BitsStored", ds.BitsAllocated)),
+        "pixel_representation": int(ds.get("PixelRepresentation", 0)),
+        "photometric_interpretation": str(ds.get("PhotometricInterpretation", "MONOCHROME2")),
+        "rescale_slope": _scalar(ds.get("RescaleSlope")),
+        "rescale_intercept": _scalar(ds.get("RescaleIntercept")),
+        "source_transfer_syntax": str(syntax) if syntax else None,
+        "lossy_image_compression": _scalar(ds.get("LossyImageCompression"), str),
+        "modality": _scalar(ds.get("Modality"), str),
+        "series_instance_uid": _scalar(ds.get("SeriesInstanceUID"), str),
+        "pixel_spacing": spacing,
+        "slice_thickness": _scalar(ds.get("SliceThickness")),
+        "image_orientation": _floats(ds.get("ImageOrientationPatient")),
+    }
+
+
+def read_dicom_file(path: str | os.PathLike) -> MedicalImage:
+    """One DICOM file -> (rows, cols), or (rows, cols, frames) for a multi-frame object."""
+    path = Path(path)
+    ds = dcmread_checked(path)
+    array = decode_pixels(ds, path)
+    metadata = _describe(ds, array)
+    spacing = metadata["pixel_spacing"] or [1.0, 1.0]
+    if array.ndim == 3:
+        between = _scalar(ds.get("SpacingBetweenSlices")) or metadata["slice_thickness"] or 1.0
+        spacing = spacing + [between]
+    metadata.update(
+        spacing=spacing,
+        image_positions=[_floats(ds.get("ImagePositionPatient"))],
+        filenames=[path.name],
+        datasets=[header_b64(ds)],
+    )
+    return MedicalImage(array=array, format="dicom", metadata=metadata, source=str(path))
+
+
+def _slice_order(datasets: list[pydicom.Dataset], names: list[str]) -> tuple[list[int], str, float | None]:
+    """Order by ImagePositionPatient projected on the slice normal, else InstanceNumber, else name."""
+    orientation = datasets[0].get("ImageOrientationPatient")
+    positions = [ds.get("ImagePositionPatient") for ds in datasets]
+    if orientation is not None and len(orientation) == 6 and all(p is not None and len(p) == 3 for p in positions):
+        row, col = np.asarray(orientation[:3], float), np.asarray(orientation[3:], float)
+        normal = np.cross(row, col)
+        depth = [float(np.dot(normal, np.asarray(p, float))) for p in positions]
+        if len(set(np.round(depth, 4))) == len(depth):
+            order = sorted(range(len(depth)), key=depth.__getitem__)
+            steps = np.diff(np.asarray(depth)[order])
+            return order, "position", float(np.median(steps)) if steps.size else None
+    numbers = [ds.get("InstanceNumber") for ds in datasets]
+    if all(n is not None for n in numbers) and len(set(int(n) for n in numbers)) == len(numbers):
+        return sorted(range(len(numbers)), key=lambda i: int(numbers[i])), "instance_number", None
+    return sorted(range(len(names)), key=names.__getitem__), "filename", None
+
+
+def read_dicom_series(folder: str | os.PathLike) -> MedicalImage:
+    """All DICOM files of ``folder`` (one series) -> (rows, cols, slices) sorted along the normal."""
+    folder = Path(folder)
+    files = dicom_files_in(folder)
+    if not files:
+        raise InvalidImageError(f"{folder}: no DICOM files found; pass a folder holding one DICOM series")
+    datasets = [dcmread_checked(f) for f in files]
+    series = {}
+    for f, ds in zip(files, datasets):
+        series.setdefault(str(ds.get("SeriesInstanceUID", "")), []).append(f.name)
+    if len(series) > 1:
+        listing = "; ".join(f"{uid or '(none)'}: {len(names)} files" for uid, names in series.items())
+        raise InvalidImageError(f"{folder} holds {len(series)} series ({listing}); put each series in its own folder")
+    if len(files) > 1 and any(int(ds.get("NumberOfFrames", 1) or 1) > 1 for ds in datasets):
+        raise InvalidImageError(f"{folder}: a series of multi-frame files is not supported; pass each file on its own")
+    names = [f.name for f in files]
+    order, sorted_by, slice_step = _slice_order(datasets, names)
+    slices = [decode_pixels(datasets[i], files[i]) for i in order]
+    first = slices[0]
+    for i, s in zip(order, slices):
+        if s.shape != first.shape or s.dtype != first.dtype:
+            raise InvalidImageError(
+                f"{folder}: {names[i]} is {s.shape} {s.dtype}, {names[order[0]]} is {first.shape} {first.dtype}; "
+                "a series must have one size and pixel type"
+            )
+    array = first if first.ndim == 3 else np.stack(slices, axis=-1)  # one multi-frame file: its frames
+    metadata = _describe(datasets[order[0]], array)
+    in_plane = metadata["pixel_spacing"] or [1.0, 1.0]
+    metadata.update(
+        spacing=in_plane + [abs(slice_step) if slice_step else (metadata["slice_thickness"] or 1.0)],
+        sorted_by=sorted_by,
+        image_positions=[_floats(datasets[i].get("ImagePositionPatient")) for i in order],
+        filenames=[names[i] for i in order],
+        datasets=[header_b64(datasets[i]) for i in order],
+    )
+    return MedicalImage(array=array, format="dicom-series", metadata=metadata, source=str(folder))
+
+
+def display_values(image: MedicalImage) -> np.ndarray:
+    """Display values of a DICOM image: Rescale Slope/Intercept applied, MONOCHROME1 inverted (float64)."""
+    meta = image.metadata
+    values = image.array.astype(np.float64)
+    if meta.get("photometric_interpretation") == "MONOCHROME1":
+        bits = int(meta.get("bits_stored") or values.dtype.itemsize * 8)
+        signed = int(meta.get("pixel_representation") or 0) == 1
+        lo, hi = (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1) if signed else (0, 2**bits - 1)
+        values = hi + lo - values
+    slope, intercept = meta.get("rescale_slope"), meta.get("rescale_intercept")
+    return values * (1.0 if slope is None else slope) + (0.0 if intercept is None else intercept)

@@ -1,0 +1,196 @@
+"""DICOM output: every element of the source restored, raw pixels as Explicit VR Little Endian."""
+
+from __future__ import annotations
+
+import base64
+import io
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+import pydicom
+from pydicom.dataset import FileMetaDataset
+from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+from pydicom.valuerep import DSfloat
+
+from medroi.errors import InvalidImageError, UnsupportedFormatError
+from medroi.fsutil import atomic_output, atomic_write_bytes
+from medroi.io.formats import format_from_extension
+from medroi.io.image import MedicalImage
+
+_DTYPES = {(8, 0): np.uint8, (8, 1): np.int8, (16, 0): np.uint16, (16, 1): np.int16, (32, 0): np.uint32, (32, 1): np.int32}
+_CS = re.compile(r"^[A-Z0-9 _]{1,16}$")
+SECONDARY_CAPTURE = "1.2.840.10008.5.1.4.1.1.7"
+MULTIFRAME_SC = {8: "1.2.840.10008.5.1.4.1.1.7.2", 16: "1.2.840.10008.5.1.4.1.1.7.3"}
+
+
+def _stored_range(ds: pydicom.Dataset) -> tuple[int, int]:
+    bits = int(ds.get("BitsStored", ds.BitsAllocated))
+    if int(ds.get("PixelRepresentation", 0)) == 1:
+        return -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
+    return 0, 2**bits - 1
+
+
+def _pixel_bytes(ds: pydicom.Dataset, pixels: np.ndarray, where: str) -> bytes:
+    """Check shape and value range against the header; return little-endian pixel bytes."""
+    frames = int(ds.get("NumberOfFrames", 1) or 1)
+    expected = (int(ds.Rows), int(ds.Columns)) + ((frames,) if frames > 1 else ())
+    if tuple(pixels.shape) != expected:
+        raise InvalidImageError(f"{where}: array shape {tuple(pixels.shape)} does not match the source's {expected}")
+    lo, hi = _stored_range(ds)
+    if pixels.size and (pixels.min() < lo or pixels.max() > hi):
+        raise InvalidImageError(
+            f"{where}: values {pixels.min()}..{pixels.max()} exceed the source's Bits Stored range {lo}..{hi}; "
+            "clip the image to that range before writing DICOM"
+        )
+    if frames > 1:
+        pixels = np.moveaxis(pixels, -1, 0)
+    bits = int(ds.BitsAllocated)
+    if bits == 1:
+        return pydicom.pixels.pack_bits(np.ascontiguousarray(pixels, dtype=np.uint8))
+    dtype = _DTYPES.get((bits, int(ds.get("PixelRepresentation", 0))))
+    if dtype is None:
+        raise UnsupportedFormatError(f"{where}: Bits Allocated {bits} is not supported for output")
+    data = np.ascontiguousarray(pixels, dtype=np.dtype(dtype).newbyteorder("<")).tobytes()
+    return data + b"\0" if len(data) % 2 else data
+
+
+def _validated_lossy(lossy: dict) -> tuple[float, str]:
+    try:
+        ratio, method = float(lossy["ratio"]), str(lossy["method"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InvalidImageError(f'lossy must be {{"ratio": float, "method": str}}, got {lossy!r}') from exc
+    if not _CS.match(method):
+        raise InvalidImageError(
+            f"lossy method {method!r} is not a DICOM code string: use up to 16 of A-Z, 0-9, space, underscore"
+        )
+    return ratio, method
+
+
+def _as_list(value) -> list:
+    if value is None or value == "":
+        return []
+    return list(value) if isinstance(value, pydicom.multival.MultiValue) else [value]
+
+
+def _mark_lossy(ds: pydicom.Dataset, lossy: dict | None) -> None:
+    """Lossy Image Compression flags; a lossy result also gets a new SOP Instance UID."""
+    source_lossy = ds.get("LossyImageCompression") == "01"
+    if lossy is None:
+        if not source_lossy:
+            ds.LossyImageCompression = "00"
+        return
+    ratio, method = _validated_lossy(lossy)
+    ratios = _as_list(ds.get("LossyImageCompressionRatio")) if source_lossy else []
+    methods = _as_list(ds.get("LossyImageCompressionMethod")) if source_lossy else []
+    ds.LossyImageCompression = "01"
+    ds.LossyImageCompressionRatio = [*ratios, DSfloat(ratio, auto_format=True)]
+    ds.LossyImageCompressionMethod = [*methods, method]
+    uid = generate_uid()
+    ds.SOPInstanceUID = uid
+    ds.file_meta.MediaStorageSOPInstanceUID = uid
+
+
+def _encode(ds: pydicom.Dataset, pixels: np.ndarray, lossy: dict | None, where: str) -> bytes:
+    ds.PixelData = _pixel_bytes(ds, pixels, where)
+    ds["PixelData"].VR = "OW" if int(ds.BitsAllocated) > 8 else "OB"
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    _mark_lossy(ds, lossy)
+    buffer = io.BytesIO()
+    try:
+        pydicom.dcmwrite(buffer, ds, enforce_file_format=True, implicit_vr=False, little_endian=True)
+    except (ValueError, NotImplementedError) as exc:
+        raise UnsupportedFormatError(f"{where}: cannot re-encode the source header as Explicit VR Little Endian ({exc})") from exc
+    return buffer.getvalue()
+
+
+def _source_files(image: MedicalImage, where: str, lossy: dict | None) -> list[tuple[str, bytes]]:
+    meta = image.metadata
+    headers = [pydicom.dcmread(io.BytesIO(base64.b64decode(b))) for b in meta["datasets"]]
+    names = list(meta.get("filenames") or [])
+    array = np.asarray(image.array)
+    if len(headers) == 1:
+        slices = [array]
+    elif array.ndim == 3 and array.shape[-1] == len(headers):
+        slices = [array[..., i] for i in range(len(headers))]
+    else:
+        raise InvalidImageError(
+            f"{where}: array shape {array.shape} does not match the source series of {len(headers)} slices"
+        )
+    return [(_file_name(names, i), _encode(ds, s, lossy, where)) for i, (ds, s) in enumerate(zip(headers, slices))]
+
+
+def _file_name(names: list[str], index: int) -> str:
+    name = Path(names[index]).name if index < len(names) else ""
+    return name if name and name not in (".", "..") and names.count(names[index]) == 1 else f"{index + 1:04d}.dcm"
+
+
+def _generic_dataset(array: np.ndarray, meta: dict, series_uid: str, study_uid: str, number: int) -> pydicom.Dataset:
+    bits = array.dtype.itemsize * 8
+    if array.dtype.kind not in "iu" or bits not in (8, 16):
+        raise InvalidImageError(f"cannot write {array.dtype} pixels as DICOM Secondary Capture (8 or 16 bits); use NIfTI")
+    multiframe = array.ndim == 3
+    ds = pydicom.Dataset()
+    ds.file_meta = FileMetaDataset()
+    ds.SOPClassUID = MULTIFRAME_SC[bits] if multiframe else SECONDARY_CAPTURE
+    ds.SOPInstanceUID = generate_uid()
+    ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID
+    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+    ds.StudyInstanceUID, ds.SeriesInstanceUID = study_uid, series_uid
+    ds.PatientName, ds.PatientID, ds.Modality, ds.ConversionType = "", "", "OT", "WSD"
+    ds.InstanceNumber = number
+    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
+    ds.Rows, ds.Columns = int(array.shape[0]), int(array.shape[1])
+    if multiframe:
+        ds.NumberOfFrames = int(array.shape[2])
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit = bits, bits, bits - 1
+    ds.PixelRepresentation = 1 if array.dtype.kind == "i" else 0
+    spacing = meta.get("spacing")
+    if spacing and len(spacing) >= 2:
+        ds.PixelSpacing = [DSfloat(spacing[0], auto_format=True), DSfloat(spacing[1], auto_format=True)]
+    return ds
+
+
+def _generic_files(image: MedicalImage, folder: bool, where: str, lossy: dict | None) -> list[tuple[str, bytes]]:
+    array = np.asarray(image.array)
+    if array.ndim not in (2, 3):
+        raise InvalidImageError(f"{where}: cannot write a {array.ndim}D array as DICOM")
+    series, study = generate_uid(), generate_uid()
+    if folder and array.ndim == 3:
+        parts = [array[..., i] for i in range(array.shape[-1])]
+    else:
+        parts = [array]
+    files = []
+    for i, part in enumerate(parts):
+        ds = _generic_dataset(part, image.metadata, series, study, i + 1)
+        files.append((f"{i + 1:04d}.dcm", _encode(ds, part, lossy, where)))
+    return files
+
+
+def write_dicom(
+    image: MedicalImage, path: str | os.PathLike, *, force: bool = False, lossy: dict | None = None
+) -> Path:
+    """Write a .dcm file, or a folder of slices when ``path`` has no DICOM extension.
+
+    From a DICOM source every element is restored except Pixel Data, the transfer syntax
+    (now Explicit VR Little Endian) and the lossy flags (``lossy=None``: "00" unless the
+    source was already lossy; ``{"ratio", "method"}``: "01" and a new SOP Instance UID).
+    """
+    path = Path(path)
+    folder = format_from_extension(path) != "dicom"
+    where = str(path)
+    if image.format in ("dicom", "dicom-series") and image.metadata.get("datasets"):
+        files = _source_files(image, where, lossy)
+    else:
+        files = _generic_files(image, folder, where, lossy)
+    if not folder:
+        if len(files) != 1:
+            raise InvalidImageError(
+                f"{where}: a series of {len(files)} slices is written to a folder; give a path without .dcm"
+            )
+        return atomic_write_bytes(path, files[0][1], force)
+    with atomic_output(path, force, directory=True) as tmp:
+        for name, data in files:
+            (tmp / name).write_bytes(data)
+    return path
