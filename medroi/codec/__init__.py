@@ -1,0 +1,288 @@
+"""The medroi codec: ``compress(image, roi_mask, ...) -> bytes`` and ``decompress(bytes)``.
+
+numpy and constriction only (no torch, no monai): the classical path starts fast. A
+network predictor, when given, brings its own torch import.
+
+Guarantee: every ROI pixel is within ``roi_max_error`` of the original and every NROI
+pixel within ``nroi_max_error`` (``None``: NROI is the autoencoder's reconstruction alone).
+A bound of 0 is bit-exact.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from medroi import __version__
+from medroi.codec import container
+from medroi.codec.entropy import Decoder, Encoder
+from medroi.codec.predictors import Predictor, network_references
+from medroi.codec.slice_coder import Bounds, decode_mask, decode_pixels, encode_mask, encode_pixels
+from medroi.errors import CorruptFileError, InvalidImageError, LossyInputError, ModelMismatchError
+
+SUPPORTED_DTYPES = ("uint8", "int8", "uint16", "int16", "uint32", "int32")
+MAX_BOUND = 1 << 16
+MAX_DIM = 1 << 16
+MAX_VOXELS = 1 << 31
+DEFAULT_GOP = 16
+
+__all__ = ["compress", "decompress", "decompress_slice", "read_header", "DecodedImage", "SUPPORTED_DTYPES"]
+
+
+@dataclass
+class DecodedImage:
+    """What ``decompress`` returns; unpacks as ``array, roi_mask, metadata``."""
+
+    array: np.ndarray
+    roi_mask: np.ndarray
+    metadata: dict
+    header: dict = field(repr=False)
+
+    def __iter__(self) -> Iterator:
+        return iter((self.array, self.roi_mask, self.metadata))
+
+
+def _check_image(image: np.ndarray) -> np.ndarray:
+    image = np.asarray(image)
+    if image.size == 0:
+        raise InvalidImageError("the image is empty (a dimension has size 0)")
+    if image.ndim not in (2, 3):
+        raise InvalidImageError(
+            f"the codec takes a 2D slice or a 3D volume, got {image.ndim} dimensions {image.shape}; "
+            "pick one frame of a 4D volume first"
+        )
+    if image.dtype.kind == "f":
+        raise LossyInputError(
+            f"the image is {image.dtype}; the codec stores integers: convert integral floats to ints, "
+            "or quantize at a declared step (medroi compress --quantize-step STEP)"
+        )
+    if image.dtype.name not in SUPPORTED_DTYPES:
+        raise InvalidImageError(f"dtype {image.dtype} is not supported; use one of {', '.join(SUPPORTED_DTYPES)}")
+    if max(image.shape) > MAX_DIM or image.size > MAX_VOXELS:
+        raise InvalidImageError(f"image {image.shape} is larger than the codec's limits")
+    return image
+
+
+def _check_bound(name: str, value: int | None, allow_none: bool) -> int | None:
+    if value is None:
+        if not allow_none:
+            raise InvalidImageError(f"{name} must be an integer >= 0")
+        return None
+    if isinstance(value, bool) or int(value) != value or not 0 <= int(value) < MAX_BOUND:
+        raise InvalidImageError(f"{name} must be an integer in [0, {MAX_BOUND - 1}], got {value!r}")
+    return int(value)
+
+
+def _slices(array: np.ndarray, slice_axis: int) -> np.ndarray:
+    """(N, H, W) view of a volume, or (1, H, W) of a 2D image."""
+    return array[None] if array.ndim == 2 else np.moveaxis(array, slice_axis, 0)
+
+
+def compress(
+    image: np.ndarray,
+    roi_mask: np.ndarray | None = None,
+    roi_max_error: int = 0,
+    nroi_max_error: int | None = 4,
+    predictor: Predictor | None = None,
+    entropy: str = "ans",
+    slice_axis: int = -1,
+    metadata: dict | None = None,
+    gop: int = DEFAULT_GOP,
+) -> bytes:
+    """Compress a 2D image or 3D volume of integers; returns the .mroi bytes.
+
+    Args:
+        image: native integer array, (H, W) or a volume sliced along ``slice_axis``.
+        roi_mask: boolean array of the image's shape; None = no ROI (all NROI).
+        roi_max_error / nroi_max_error: maximum absolute error per region (0 = lossless);
+            ``nroi_max_error=None`` keeps the network's reconstruction alone in the NROI.
+        predictor: a network predictor (see ``medroi.codec.predictors``); None = classical.
+        entropy: "ans" (default) or "huffman" (the paper's coder; slow).
+        metadata: JSON-serializable source metadata to restore the file (``medroi.io``).
+        gop: a volume's slices are predicted from the previous slice within groups of this
+            many; decoding one slice decodes at most ``gop`` slices.
+    """
+    image = _check_image(image)
+    roi_bound = _check_bound("roi_max_error", roi_max_error, allow_none=False)
+    nroi_bound = _check_bound("nroi_max_error", nroi_max_error, allow_none=True)
+    if nroi_bound is None and predictor is None:
+        raise InvalidImageError("nroi_max_error=None (autoencoder only) needs a network predictor")
+    if entropy not in ("ans", "huffman"):
+        raise InvalidImageError(f"entropy must be 'ans' or 'huffman', got {entropy!r}")
+    if roi_mask is None:
+        roi_mask = np.zeros(image.shape, dtype=bool)
+    roi_mask = np.asarray(roi_mask)
+    if roi_mask.shape != image.shape:
+        raise InvalidImageError(f"ROI mask shape {roi_mask.shape} differs from image shape {image.shape}")
+    roi_mask = roi_mask.astype(bool)
+    slice_axis = slice_axis % image.ndim
+    if not isinstance(gop, int) or gop < 1:
+        raise InvalidImageError("gop must be an integer >= 1")
+    slices = _slices(image, slice_axis)
+    masks = _slices(roi_mask, slice_axis)
+    value_range = (int(image.min()), int(image.max()))
+    bounds = Bounds(roi_bound, nroi_bound)
+
+    header = {
+        "medroi_version": __version__,
+        "shape": list(image.shape),
+        "dtype": image.dtype.name,
+        "slice_axis": slice_axis,
+        "value_range": list(value_range),
+        "roi_max_error": roi_bound,
+        "nroi_max_error": nroi_bound,
+        "entropy": entropy,
+        "gop": gop,
+        "roi_fraction": float(roi_mask.mean()),
+        "predictor": {"kind": "classical"} if predictor is None else predictor.identity,
+        "metadata": metadata or {},
+    }
+    network = network_references(predictor, slices, masks, entropy) if predictor is not None else None
+    if network is not None:
+        header["predictor"] = {**predictor.identity, "window": list(network.window)}
+    chunks = []
+    previous_recon = previous_mask = None
+    for k in range(slices.shape[0]):
+        encoder = Encoder(entropy)
+        first_of_group = k % gop == 0
+        ref_mask = None if first_of_group else previous_mask
+        encode_mask(encoder, masks[k], ref_mask)
+        references = [] if first_of_group else [previous_recon]
+        check = 0
+        if network is not None:
+            network.encode_latent(encoder, k)
+            references = [network.reference(k)] + references
+            check = zlib.crc32(network.reference(k).astype("<i8").tobytes())
+        recon = encode_pixels(encoder, slices[k], masks[k], references, value_range, bounds)
+        chunks.append(check.to_bytes(4, "little") + encoder.finish())
+        previous_recon, previous_mask = recon, masks[k]
+    return container.pack(header, chunks)
+
+
+def _validated_header(parsed: container.Container) -> dict:
+    header = parsed.header
+    try:
+        shape = [int(n) for n in header["shape"]]
+        dtype = str(header["dtype"])
+        slice_axis = int(header["slice_axis"])
+        lo, hi = (int(v) for v in header["value_range"])
+        _check_bound("roi_max_error", header["roi_max_error"], allow_none=False)
+        _check_bound("nroi_max_error", header["nroi_max_error"], allow_none=True)
+        gop = int(header["gop"])
+        entropy = str(header["entropy"])
+        predictor = dict(header["predictor"])
+    except (KeyError, TypeError, ValueError, InvalidImageError) as error:
+        raise CorruptFileError(f"file header is incomplete or damaged ({error})") from error
+    if len(shape) not in (2, 3) or min(shape) < 1 or max(shape) > MAX_DIM or int(np.prod(shape)) > MAX_VOXELS:
+        raise CorruptFileError(f"file header declares an impossible shape {shape}")
+    if dtype not in SUPPORTED_DTYPES:
+        raise CorruptFileError(f"file header declares an unsupported dtype {dtype!r}")
+    info = np.iinfo(dtype)
+    if not (0 <= slice_axis < len(shape)) or not (info.min <= lo <= hi <= info.max) or gop < 1:
+        raise CorruptFileError("file header has inconsistent values (axis, value range or gop)")
+    if entropy not in ("ans", "huffman") or predictor.get("kind") not in ("classical", "network"):
+        raise CorruptFileError("file header names an unknown entropy coder or predictor")
+    n_slices = 1 if len(shape) == 2 else shape[slice_axis]
+    if len(parsed.index) != n_slices:
+        raise CorruptFileError(f"file has {len(parsed.index)} chunks for {n_slices} slices")
+    return header
+
+
+def read_header(data: bytes) -> dict:
+    """The checked JSON header of .mroi bytes, with the file's chunk sizes added."""
+    parsed = container.unpack(data)
+    header = dict(_validated_header(parsed))
+    header["chunk_bytes"] = [length for _, length, _ in parsed.index]
+    header["file_bytes"] = len(parsed.data)
+    return header
+
+
+class _SliceDecoder:
+    """Decodes slices of one file, reusing the previous slice of a group."""
+
+    def __init__(self, data: bytes, predictor: Predictor | None):
+        self.parsed = container.unpack(data)
+        self.header = _validated_header(self.parsed)
+        header = self.header
+        shape = header["shape"]
+        axis = header["slice_axis"]
+        self.slice_shape = tuple(shape) if len(shape) == 2 else tuple(n for i, n in enumerate(shape) if i != axis)
+        self.value_range = tuple(header["value_range"])
+        self.bounds = Bounds(header["roi_max_error"], header["nroi_max_error"])
+        self.entropy = header["entropy"]
+        self.gop = header["gop"]
+        self.network = None
+        if header["predictor"]["kind"] == "network":
+            if predictor is None:
+                raise ModelMismatchError(
+                    f"this file was compressed with the network {header['predictor'].get('name')!r}; "
+                    "decode it with that model (--model NAME|PATH)"
+                )
+            self.network = predictor.for_decoding(header["predictor"], self.slice_shape, self.entropy)
+        self._cache: tuple[int, np.ndarray, np.ndarray] | None = None
+
+    def decode(self, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Slice ``k`` and its mask (decodes from the start of its group as needed)."""
+        start = (k // self.gop) * self.gop
+        if self._cache is not None and start <= self._cache[0] < k:
+            start = self._cache[0] + 1
+        recon = mask = None
+        if start > (k // self.gop) * self.gop:
+            _, recon, mask = self._cache
+        for j in range(start, k + 1):
+            first = j % self.gop == 0
+            recon, mask = self._decode_one(j, None if first else recon, None if first else mask)
+            self._cache = (j, recon, mask)
+        return recon, mask
+
+    def _decode_one(self, k: int, previous_recon, previous_mask):
+        chunk = self.parsed.chunk(k)
+        if len(chunk) < 4:
+            raise CorruptFileError(f"chunk {k} is truncated")
+        decoder = Decoder(chunk[4:], self.entropy)
+        mask = decode_mask(decoder, self.slice_shape, previous_mask)
+        references = [] if previous_recon is None else [previous_recon]
+        if self.network is not None:
+            reference = self.network.decode_reference(decoder, k)
+            if zlib.crc32(reference.astype("<i8").tobytes()) != int.from_bytes(chunk[:4], "little"):
+                raise ModelMismatchError(
+                    f"slice {k}: this machine's network output differs from the encoder's "
+                    "(other weights or non-deterministic maths); refusing to decode wrong pixels"
+                )
+            references = [reference] + references
+        recon = decode_pixels(decoder, self.slice_shape, mask, references, self.value_range, self.bounds)
+        decoder.check_exhausted()
+        return recon, mask
+
+
+def _assemble(header: dict, stack: np.ndarray) -> np.ndarray:
+    if len(header["shape"]) == 2:
+        return stack[0]
+    return np.moveaxis(stack, 0, header["slice_axis"])
+
+
+def decompress(data: bytes, predictor: Predictor | None = None) -> DecodedImage:
+    """Decode .mroi bytes to (array, roi_mask, metadata) at the original shape and dtype."""
+    decoder = _SliceDecoder(data, predictor)
+    header = decoder.header
+    n_slices = len(decoder.parsed.index)
+    dtype = np.dtype(header["dtype"])
+    stack = np.empty((n_slices, *decoder.slice_shape), dtype=dtype)
+    masks = np.empty((n_slices, *decoder.slice_shape), dtype=bool)
+    for k in range(n_slices):
+        recon, mask = decoder.decode(k)
+        stack[k] = recon.astype(dtype)
+        masks[k] = mask
+    return DecodedImage(_assemble(header, stack), _assemble(header, masks), dict(header.get("metadata", {})), header)
+
+
+def decompress_slice(data: bytes, k: int, predictor: Predictor | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Decode slice ``k`` alone (plus at most ``gop - 1`` slices before it in its group)."""
+    decoder = _SliceDecoder(data, predictor)
+    if not 0 <= k < len(decoder.parsed.index):
+        raise InvalidImageError(f"slice {k} does not exist (the file has {len(decoder.parsed.index)})")
+    recon, mask = decoder.decode(k)
+    return recon.astype(decoder.header["dtype"]), mask

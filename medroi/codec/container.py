@@ -1,0 +1,112 @@
+"""The .mroi container: magic, version, JSON header, chunk index, CRC-protected chunks.
+
+Layout (all integers little-endian)::
+
+    8 bytes   magic  b"\\x89MROI\\r\\n\\x1a"
+    u16       format version
+    u32       header length H (<= MAX_HEADER_BYTES)
+    H bytes   header, UTF-8 JSON
+    u32       CRC-32 of the header
+    u32       chunk count N (<= MAX_CHUNKS)
+    N x 16    index: u64 offset (from the file start), u32 length, u32 CRC-32 of the chunk
+    u32       CRC-32 of the index
+    ...       chunks
+
+Every size is checked against the bytes actually present before anything is allocated,
+so a damaged or hostile file raises CorruptFileError, never a crash or a huge allocation.
+No pickle anywhere.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+import zlib
+from dataclasses import dataclass
+
+from medroi.errors import CorruptFileError
+
+MAGIC = b"\x89MROI\r\n\x1a"
+FORMAT_VERSION = 1
+MAX_HEADER_BYTES = 64 << 20
+MAX_CHUNKS = 1 << 16
+_INDEX_ENTRY = struct.Struct("<QII")
+
+
+@dataclass(frozen=True)
+class Container:
+    """A parsed .mroi file: its header and a view of each chunk's bytes."""
+
+    header: dict
+    data: bytes
+    index: tuple[tuple[int, int, int], ...]  # (offset, length, crc) per chunk
+
+    def chunk(self, k: int) -> bytes:
+        """Bytes of chunk ``k``, checked against its CRC."""
+        if not 0 <= k < len(self.index):
+            raise CorruptFileError(f"chunk {k} does not exist (the file has {len(self.index)})")
+        offset, length, crc = self.index[k]
+        payload = self.data[offset : offset + length]
+        if zlib.crc32(payload) != crc:
+            raise CorruptFileError(f"chunk {k} (slice {k}) is damaged: CRC mismatch")
+        return payload
+
+
+def pack(header: dict, chunks: list[bytes]) -> bytes:
+    """Serialize a header and chunks into .mroi bytes."""
+    header_bytes = json.dumps(header, separators=(",", ":"), sort_keys=True).encode("utf-8")
+    if len(header_bytes) > MAX_HEADER_BYTES:
+        raise ValueError("header too large")
+    if len(chunks) > MAX_CHUNKS:
+        raise ValueError(f"too many slices ({len(chunks)} > {MAX_CHUNKS})")
+    prefix = MAGIC + struct.pack("<HI", FORMAT_VERSION, len(header_bytes)) + header_bytes
+    prefix += struct.pack("<I", zlib.crc32(header_bytes)) + struct.pack("<I", len(chunks))
+    offset = len(prefix) + _INDEX_ENTRY.size * len(chunks) + 4
+    index = b""
+    for chunk in chunks:
+        index += _INDEX_ENTRY.pack(offset, len(chunk), zlib.crc32(chunk))
+        offset += len(chunk)
+    return prefix + index + struct.pack("<I", zlib.crc32(index)) + b"".join(chunks)
+
+
+def _need(data: bytes, end: int, what: str) -> None:
+    if end > len(data):
+        raise CorruptFileError(f"file is truncated: {what} runs past the end ({len(data)} bytes)")
+
+
+def unpack(data: bytes) -> Container:
+    """Parse and check .mroi bytes (header, index and their CRCs; chunks are checked on use)."""
+    data = bytes(data)
+    _need(data, len(MAGIC) + 6, "the preamble")
+    if data[: len(MAGIC)] != MAGIC:
+        raise CorruptFileError("not a .mroi file (bad magic bytes)")
+    version, header_length = struct.unpack_from("<HI", data, len(MAGIC))
+    if version != FORMAT_VERSION:
+        raise CorruptFileError(f".mroi format version {version} is not supported (this medroi reads {FORMAT_VERSION})")
+    if header_length > MAX_HEADER_BYTES:
+        raise CorruptFileError(f"declared header size {header_length} exceeds the limit")
+    start = len(MAGIC) + 6
+    _need(data, start + header_length + 8, "the header")
+    header_bytes = data[start : start + header_length]
+    (header_crc, n_chunks) = struct.unpack_from("<II", data, start + header_length)
+    if zlib.crc32(header_bytes) != header_crc:
+        raise CorruptFileError("file header is damaged: CRC mismatch")
+    try:
+        header = json.loads(header_bytes.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise CorruptFileError(f"file header is not valid JSON ({error})") from error
+    if not isinstance(header, dict):
+        raise CorruptFileError("file header is not a JSON object")
+    if n_chunks > MAX_CHUNKS:
+        raise CorruptFileError(f"declared chunk count {n_chunks} exceeds the limit {MAX_CHUNKS}")
+    index_start = start + header_length + 8
+    index_end = index_start + _INDEX_ENTRY.size * n_chunks
+    _need(data, index_end + 4, "the chunk index")
+    index_bytes = data[index_start:index_end]
+    if zlib.crc32(index_bytes) != struct.unpack_from("<I", data, index_end)[0]:
+        raise CorruptFileError("chunk index is damaged: CRC mismatch")
+    index = tuple(_INDEX_ENTRY.iter_unpack(index_bytes))
+    for k, (offset, length, _) in enumerate(index):
+        if offset < index_end + 4 or offset + length > len(data):
+            raise CorruptFileError(f"chunk {k} lies outside the file (truncated or damaged)")
+    return Container(header=header, data=data, index=index)

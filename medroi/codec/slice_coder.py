@@ -1,0 +1,321 @@
+"""Code one 2D slice: its ROI mask (lossless) and its pixels (within per-region bounds).
+
+Pixels are visited in the interlaced order of ``interlace.py``. For each pass:
+
+1. predict every pixel of the pass from already decoded pixels: an edge-directed
+   interpolation of the current slice, blended with one reference-adjusted prediction per
+   reference image (the previous decoded slice of a volume, the autoencoder's
+   reconstruction), weighted by how well each predictor did on the neighbours;
+2. quantize the residual with step 2e + 1 (e = the pixel's bound: ROI or NROI), so
+   |x - x_hat| <= e, and e = 0 is bit-exact;
+3. entropy code the quantized residuals grouped by an integer context (local activity and
+   region), each context with a two-sided geometric table chosen per slice by the encoder.
+
+Everything the decoder computes comes from integers it has already decoded; floating point
+is only used in elementwise IEEE operations (exactly rounded on every machine).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from medroi.codec import entropy
+from medroi.codec.entropy import Decoder, Encoder
+from medroi.codec.interlace import interlace_passes
+from medroi.errors import CorruptFileError
+
+ACTIVITY_THRESHOLDS = np.array([1, 2, 3, 4, 6, 8, 11, 16, 22, 32, 45, 64, 90, 128, 181, 256, 362, 512, 1024])
+N_ACTIVITY = len(ACTIVITY_THRESHOLDS) + 1
+N_CONTEXTS = 2 * N_ACTIVITY
+N_TABLES = len(entropy.THETA_NUMERATORS)
+_ESCAPE_CHUNK_BITS = 16
+
+MASK_P1 = np.array(entropy.BINARY_P1)
+N_MASK_CONTEXTS = 11
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """Per-region maximum absolute error; ``nroi=None`` leaves the NROI to the reference."""
+
+    roi: int
+    nroi: int | None
+
+
+# --------------------------------------------------------------------------- masks
+
+
+def _mask_contexts(mask_flat: np.ndarray, ref_flat: np.ndarray | None, passes) -> list[np.ndarray]:
+    contexts = []
+    for p in passes:
+        count = sum(mask_flat[idx].astype(np.int64) for idx in (*p.pair1, *p.pair2))
+        if ref_flat is not None:
+            count = count + 5 * ref_flat[p.positions]
+        contexts.append(count)
+    return contexts
+
+
+def encode_mask(encoder: Encoder, mask: np.ndarray, ref_mask: np.ndarray | None) -> None:
+    """Code a boolean mask; ``ref_mask`` (the previous slice's) sharpens the contexts."""
+    if not mask.any():
+        encoder.add(np.array([0]), entropy.uniform(3))
+        return
+    if mask.all():
+        encoder.add(np.array([1]), entropy.uniform(3))
+        return
+    encoder.add(np.array([2]), entropy.uniform(3))
+    flat = mask.ravel().astype(np.int64)
+    ref = None if ref_mask is None else ref_mask.ravel().astype(np.int64)
+    passes = interlace_passes(*mask.shape)
+    contexts = _mask_contexts(flat, ref, passes)
+    all_ctx = np.concatenate([[N_MASK_CONTEXTS - 1], *contexts])
+    all_bits = np.concatenate([flat[:1], *(flat[p.positions] for p in passes)])
+    choice = np.zeros(N_MASK_CONTEXTS, dtype=np.int64)
+    log_p1 = np.log2(MASK_P1 / 4096.0)
+    log_p0 = np.log2(1 - MASK_P1 / 4096.0)
+    for c in range(N_MASK_CONTEXTS):
+        bits = all_bits[all_ctx == c]
+        ones = int(bits.sum())
+        choice[c] = int(np.argmax(ones * log_p1 + (bits.size - ones) * log_p0))
+    encoder.add(choice, entropy.uniform(len(MASK_P1)))
+    encoder.add(flat[:1], entropy.binary(choice[N_MASK_CONTEXTS - 1]))
+    for p, ctx in zip(passes, contexts):
+        bits = flat[p.positions]
+        for c in np.unique(ctx):
+            encoder.add(bits[ctx == c], entropy.binary(choice[c]))
+
+
+def decode_mask(decoder: Decoder, shape: tuple[int, int], ref_mask: np.ndarray | None) -> np.ndarray:
+    """Inverse of ``encode_mask``."""
+    mode = int(decoder.read(1, entropy.uniform(3))[0])
+    if mode == 0:
+        return np.zeros(shape, dtype=bool)
+    if mode == 1:
+        return np.ones(shape, dtype=bool)
+    choice = decoder.read(N_MASK_CONTEXTS, entropy.uniform(len(MASK_P1)))
+    flat = np.zeros(shape[0] * shape[1], dtype=np.int64)
+    ref = None if ref_mask is None else ref_mask.ravel().astype(np.int64)
+    flat[0] = decoder.read(1, entropy.binary(choice[N_MASK_CONTEXTS - 1]))[0]
+    for p in interlace_passes(*shape):
+        (ctx,) = _mask_contexts(flat, ref, [p])
+        bits = np.zeros(p.positions.size, dtype=np.int64)
+        for c in np.unique(ctx):
+            where = ctx == c
+            bits[where] = decoder.read(int(where.sum()), entropy.binary(choice[c]))
+        flat[p.positions] = bits
+    return flat.reshape(shape).astype(bool)
+
+
+# --------------------------------------------------------------------------- pixels
+
+
+class _SliceState:
+    """Decoded values and per-predictor error maps, shared by encoder and decoder."""
+
+    def __init__(self, size: int, references: list[np.ndarray]):
+        self.recon = np.zeros(size, dtype=np.int64)
+        self.references = references
+        self.errors = [np.zeros(size, dtype=np.int64) for _ in range(1 + len(references))]
+        self.final_error = np.zeros(size, dtype=np.int64)
+
+    def predict(self, p, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+        """Blended prediction, activity and each predictor's prediction for a pass."""
+        recon = self.recon
+        a, b = recon[p.pair1[0]], recon[p.pair1[1]]
+        c, d = recon[p.pair2[0]], recon[p.pair2[1]]
+        g1 = np.abs(a - b)
+        g2 = np.abs(c - d)
+        w1 = (g2 + 1).astype(np.float64)
+        w2 = (g1 + 1).astype(np.float64)
+        denominator = 2.0 * (w1 + w2)
+        spatial = np.rint(((a + b) * w1 + (c + d) * w2) / denominator)
+        predictions = [spatial]
+        for ref in self.references:
+            ra, rb, rc, rd = ref[p.pair1[0]], ref[p.pair1[1]], ref[p.pair2[0]], ref[p.pair2[1]]
+            detail = ((a - ra + b - rb) * w1 + (c - rc + d - rd) * w2) / denominator
+            predictions.append(np.rint(ref[p.positions] + detail))
+        if len(predictions) == 1:
+            blended = spatial
+        else:
+            weights = []
+            for error in self.errors:
+                evidence = (
+                    error[p.pair1[0]] + error[p.pair1[1]] + error[p.pair2[0]] + error[p.pair2[1]]
+                ).astype(np.float64)
+                weights.append(1.0 / np.square(evidence + 1.0))
+            numerator = sum(w * pred for w, pred in zip(weights, predictions))
+            blended = np.rint(numerator / sum(weights))
+        blended = np.clip(blended, lo, hi).astype(np.int64)
+        fe = self.final_error
+        activity = g1 + g2 + fe[p.pair1[0]] + fe[p.pair1[1]] + fe[p.pair2[0]] + fe[p.pair2[1]]
+        return blended, activity, predictions
+
+    def first_prediction(self, lo: int, hi: int) -> int:
+        if self.references:
+            return int(np.clip(self.references[0][0], lo, hi))
+        return (lo + hi) // 2
+
+    def store(self, positions: np.ndarray, values: np.ndarray, blended: np.ndarray, predictions) -> None:
+        self.recon[positions] = values
+        self.final_error[positions] = np.abs(values - blended)
+        for error, pred in zip(self.errors, predictions):
+            error[positions] = np.abs(values - pred.astype(np.int64))
+
+
+def _contexts(activity: np.ndarray, step: np.ndarray, in_roi: np.ndarray, split_regions: bool) -> np.ndarray:
+    bucket = np.searchsorted(ACTIVITY_THRESHOLDS, activity // step, side="right")
+    if split_regions:
+        bucket = bucket + N_ACTIVITY * in_roi
+    return bucket
+
+
+def _quantize(residual: np.ndarray, bound: np.ndarray) -> np.ndarray:
+    step = 2 * bound + 1
+    return np.sign(residual) * ((np.abs(residual) + bound) // step)
+
+
+def emit_symbols(encoder: Encoder, values: np.ndarray, table: int) -> None:
+    """Code quantized residuals with table ``table``; escapes go to a side group."""
+    half = entropy.table_half_width(table)
+    escaped = np.abs(values) > half
+    symbols = np.where(escaped, 2 * half + 1, values + half)
+    encoder.add(symbols, entropy.geometric(table))
+    if escaped.any():
+        _emit_escapes(encoder, values[escaped], half)
+
+
+def _emit_escapes(encoder: Encoder, values: np.ndarray, half: int) -> None:
+    codes = 2 * (np.abs(values) - half - 1) + (values < 0)
+    n_chunks = max(1, -(-int(codes.max()).bit_length() // _ESCAPE_CHUNK_BITS))
+    encoder.add(np.array([n_chunks]), entropy.uniform(5))
+    for k in range(n_chunks):
+        encoder.add((codes >> (_ESCAPE_CHUNK_BITS * k)) & 0xFFFF, entropy.uniform(1 << _ESCAPE_CHUNK_BITS))
+
+
+def read_symbols(decoder: Decoder, count: int, table: int) -> np.ndarray:
+    half = entropy.table_half_width(table)
+    symbols = decoder.read(count, entropy.geometric(table)).astype(np.int64)
+    values = symbols - half
+    escaped = symbols == 2 * half + 1
+    n_escaped = int(escaped.sum())
+    if n_escaped:
+        n_chunks = int(decoder.read(1, entropy.uniform(5))[0])
+        if n_chunks == 0:
+            raise CorruptFileError("damaged escape codes in a slice")
+        codes = np.zeros(n_escaped, dtype=np.int64)
+        for k in range(n_chunks):
+            codes |= decoder.read(n_escaped, entropy.uniform(1 << _ESCAPE_CHUNK_BITS)).astype(np.int64) << (
+                _ESCAPE_CHUNK_BITS * k
+            )
+        magnitude = (codes >> 1) + half + 1
+        values[escaped] = np.where(codes & 1, -magnitude, magnitude)
+    return values
+
+
+def _bound_maps(roi_mask_flat: np.ndarray, bounds: Bounds) -> tuple[np.ndarray, np.ndarray]:
+    """Per-pixel bound and whether the pixel is coded at all (AE-only NROI is not)."""
+    nroi = 0 if bounds.nroi is None else bounds.nroi
+    bound = np.where(roi_mask_flat, bounds.roi, nroi).astype(np.int64)
+    coded = roi_mask_flat.copy() if bounds.nroi is None else np.ones_like(roi_mask_flat)
+    return bound, coded
+
+
+def encode_pixels(
+    encoder: Encoder,
+    values: np.ndarray,
+    roi_mask: np.ndarray,
+    references: list[np.ndarray],
+    value_range: tuple[int, int],
+    bounds: Bounds,
+) -> np.ndarray:
+    """Code a slice's pixels; returns the reconstruction the decoder will produce."""
+    lo, hi = value_range
+    height, width = values.shape
+    x = values.ravel().astype(np.int64)
+    mask_flat = roi_mask.ravel().astype(bool)
+    bound, coded = _bound_maps(mask_flat, bounds)
+    refs = [r.ravel().astype(np.int64) for r in references]
+    state = _SliceState(x.size, refs)
+    split = bounds.nroi is not None and bounds.roi != bounds.nroi
+    if bounds.nroi is None:
+        state.recon[~coded] = np.clip(refs[0][~coded], lo, hi)
+    collected: list[tuple[np.ndarray, np.ndarray]] = []  # per pass: (contexts, quantized)
+
+    # first pixel
+    first_pred = state.first_prediction(lo, hi)
+    if coded[0]:
+        q0 = _quantize(np.array([x[0] - first_pred]), bound[:1])
+        state.recon[0] = np.clip(first_pred + q0[0] * (2 * bound[0] + 1), lo, hi)
+        collected.append((np.array([N_CONTEXTS]), q0))
+    for p in interlace_passes(height, width):
+        keep = coded[p.positions]
+        blended, activity, predictions = state.predict(p, lo, hi)
+        positions = p.positions
+        step = 2 * bound[positions] + 1
+        quantized = _quantize(x[positions] - blended, bound[positions])
+        recon = np.clip(blended + quantized * step, lo, hi)
+        recon = np.where(keep, recon, state.recon[positions])
+        state.store(positions, recon, blended, predictions)
+        ctx = _contexts(activity, step, mask_flat[positions], split)
+        collected.append((ctx[keep], quantized[keep]))
+
+    # choose one table per context over the whole slice, then emit in decode order
+    all_ctx = np.concatenate([c for c, _ in collected]) if collected else np.zeros(0, np.int64)
+    all_q = np.concatenate([q for _, q in collected]) if collected else np.zeros(0, np.int64)
+    tables = np.zeros(N_CONTEXTS + 1, dtype=np.int64)  # 0 = unused, else table + 1
+    for c in np.unique(all_ctx):
+        tables[c] = entropy.best_table(all_q[all_ctx == c]) + 1
+    encoder.add(tables, entropy.uniform(N_TABLES + 1))
+    for ctx, quantized in collected:
+        for c in np.unique(ctx):
+            emit_symbols(encoder, quantized[ctx == c], int(tables[c]) - 1)
+    return state.recon.reshape(height, width)
+
+
+def decode_pixels(
+    decoder: Decoder,
+    shape: tuple[int, int],
+    roi_mask: np.ndarray,
+    references: list[np.ndarray],
+    value_range: tuple[int, int],
+    bounds: Bounds,
+) -> np.ndarray:
+    """Inverse of ``encode_pixels``."""
+    lo, hi = value_range
+    height, width = shape
+    mask_flat = roi_mask.ravel().astype(bool)
+    bound, coded = _bound_maps(mask_flat, bounds)
+    refs = [r.ravel().astype(np.int64) for r in references]
+    state = _SliceState(height * width, refs)
+    split = bounds.nroi is not None and bounds.roi != bounds.nroi
+    if bounds.nroi is None:
+        state.recon[~coded] = np.clip(refs[0][~coded], lo, hi)
+    tables = decoder.read(N_CONTEXTS + 1, entropy.uniform(N_TABLES + 1)).astype(np.int64)
+
+    def read(ctx: np.ndarray) -> np.ndarray:
+        quantized = np.zeros(ctx.size, dtype=np.int64)
+        for c in np.unique(ctx):
+            if tables[c] == 0:
+                raise CorruptFileError("a slice uses an entropy context its table list omits (damaged file)")
+            where = ctx == c
+            quantized[where] = read_symbols(decoder, int(where.sum()), int(tables[c]) - 1)
+        return quantized
+
+    first_pred = state.first_prediction(lo, hi)
+    if coded[0]:
+        q0 = read(np.array([N_CONTEXTS]))
+        state.recon[0] = np.clip(first_pred + q0[0] * (2 * bound[0] + 1), lo, hi)
+    for p in interlace_passes(height, width):
+        keep = coded[p.positions]
+        blended, activity, predictions = state.predict(p, lo, hi)
+        positions = p.positions
+        step = 2 * bound[positions] + 1
+        ctx = _contexts(activity, step, mask_flat[positions], split)
+        quantized = np.zeros(positions.size, dtype=np.int64)
+        quantized[keep] = read(ctx[keep])
+        recon = np.clip(blended + quantized * step, lo, hi)
+        recon = np.where(keep, recon, state.recon[positions])
+        state.store(positions, recon, blended, predictions)
+    return state.recon.reshape(height, width)

@@ -1,0 +1,79 @@
+"""Damaged, truncated and random files raise a MedroiError: no crash, no hang."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import medroi.codec as codec
+from medroi.errors import MedroiError
+
+
+@pytest.fixture(scope="module")
+def sample() -> bytes:
+    rng = np.random.default_rng(1)
+    image = (rng.integers(0, 50, size=(24, 20, 5)) + np.arange(20)[None, :, None] * 10).astype(np.int16)
+    roi = np.zeros(image.shape, bool)
+    roi[5:12, 4:9] = True
+    return codec.compress(image, roi, 0, 3)
+
+
+def _decode(data: bytes) -> None:
+    try:
+        codec.decompress(data)
+    except MedroiError:
+        return
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_truncated_files_raise(sample, data):
+    cut = data.draw(st.integers(0, len(sample) - 1))
+    with pytest.raises(MedroiError):
+        codec.decompress(sample[:cut])
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_bit_flips_raise(sample, data):
+    position = data.draw(st.integers(0, len(sample) - 1))
+    bit = data.draw(st.integers(0, 7))
+    damaged = bytearray(sample)
+    damaged[position] ^= 1 << bit
+    with pytest.raises(MedroiError):
+        codec.decompress(bytes(damaged))
+
+
+@settings(max_examples=60, deadline=None)
+@given(blob=st.binary(max_size=2000))
+def test_random_bytes_raise(blob):
+    with pytest.raises(MedroiError):
+        codec.decompress(blob)
+
+
+@settings(max_examples=40, deadline=None)
+@given(prefix_len=st.integers(0, 40), blob=st.binary(min_size=0, max_size=400))
+def test_random_bytes_after_valid_magic_raise(prefix_len, blob):
+    from medroi.codec.container import MAGIC
+
+    with pytest.raises(MedroiError):
+        codec.decompress(MAGIC + blob[:prefix_len] + blob)
+
+
+def test_hostile_header_sizes_are_refused_before_allocating():
+    import json
+    import struct
+    import zlib
+
+    from medroi.codec.container import MAGIC
+
+    header = json.dumps({"shape": [65536, 65536, 65536], "dtype": "int16"}).encode()
+    blob = MAGIC + struct.pack("<HI", 1, len(header)) + header + struct.pack("<II", zlib.crc32(header), 0)
+    blob += struct.pack("<I", zlib.crc32(b""))
+    with pytest.raises(MedroiError):
+        codec.decompress(blob)
+    huge = MAGIC + struct.pack("<HI", 1, 2**32 - 1)
+    with pytest.raises(MedroiError):
+        codec.decompress(huge)
