@@ -337,9 +337,16 @@ def machine() -> str:
 
 def git_rev() -> str:
     try:
-        return subprocess.run(
+        rev = subprocess.run(
             ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
         ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(REPO), "status", "--porcelain", "--", "medroi", "benchmarks/classical.py"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        return rev + (" (medroi/ has uncommitted changes)" if dirty else "")
     except Exception:
         return "unknown"
 
