@@ -98,7 +98,8 @@ def compress(
         image: native integer array, (H, W) or a volume sliced along ``slice_axis``.
         roi_mask: boolean array of the image's shape; None = no ROI (all NROI).
         roi_max_error / nroi_max_error: maximum absolute error per region (0 = lossless);
-            ``nroi_max_error=None`` keeps the network's reconstruction alone in the NROI.
+            None keeps the network's reconstruction alone in that region (both None: the
+            paper's pipeline, latent + mask only).
         predictor: a network predictor (see ``medroi.codec.predictors``); None = classical.
         entropy: "ans" (default) or "huffman" (the paper's coder; slow).
         metadata: JSON-serializable source metadata to restore the file (``medroi.io``).
@@ -106,10 +107,10 @@ def compress(
             many; decoding one slice decodes at most ``gop`` slices.
     """
     image = _check_image(image)
-    roi_bound = _check_bound("roi_max_error", roi_max_error, allow_none=False)
+    roi_bound = _check_bound("roi_max_error", roi_max_error, allow_none=True)
     nroi_bound = _check_bound("nroi_max_error", nroi_max_error, allow_none=True)
-    if nroi_bound is None and predictor is None:
-        raise InvalidImageError("nroi_max_error=None (autoencoder only) needs a network predictor")
+    if (roi_bound is None or nroi_bound is None) and predictor is None:
+        raise InvalidImageError("a bound of None (autoencoder only) needs a network predictor")
     if entropy not in ("ans", "huffman"):
         raise InvalidImageError(f"entropy must be 'ans' or 'huffman', got {entropy!r}")
     if roi_mask is None:
@@ -169,7 +170,7 @@ def _validated_header(parsed: container.Container) -> dict:
         dtype = str(header["dtype"])
         slice_axis = int(header["slice_axis"])
         lo, hi = (int(v) for v in header["value_range"])
-        _check_bound("roi_max_error", header["roi_max_error"], allow_none=False)
+        _check_bound("roi_max_error", header["roi_max_error"], allow_none=True)
         _check_bound("nroi_max_error", header["nroi_max_error"], allow_none=True)
         gop = int(header["gop"])
         entropy = str(header["entropy"])

@@ -77,14 +77,37 @@ def _table_costs() -> list[np.ndarray]:
     return costs
 
 
-def best_table(symbols: np.ndarray) -> int:
-    """Index of the geometric table that codes ``symbols`` in the fewest bits."""
+def _best_table_cost(symbols: np.ndarray) -> tuple[int, float]:
     magnitudes = np.minimum(np.abs(symbols), MAX_TABLE_HALF_WIDTH + 1)
     histogram = np.bincount(magnitudes, minlength=MAX_TABLE_HALF_WIDTH + 2)
     nonzero = np.nonzero(histogram)[0]
     counts = histogram[nonzero]
     totals = [float(counts @ cost[nonzero]) for cost in _table_costs()]
-    return int(np.argmin(totals))
+    best = int(np.argmin(totals))
+    return best, totals[best]
+
+
+def best_table(symbols: np.ndarray) -> int:
+    """Index of the geometric table that codes ``symbols`` in the fewest bits."""
+    return _best_table_cost(symbols)[0]
+
+
+MAX_SHIFT = 15
+
+
+def best_coding(values: np.ndarray) -> tuple[int, int]:
+    """(table, shift) coding ``values`` in the fewest bits: ``values >> shift`` goes through
+    the table and the low ``shift`` bits are sent as they are (wide residuals stay cheap)."""
+    values = np.asarray(values, dtype=np.int64)
+    spread = int(np.abs(values).mean()) if values.size else 0
+    first = max(0, spread.bit_length() - 6)
+    best = (0, 0, float("inf"))
+    for shift in range(first, min(MAX_SHIFT, first + 4) + 1):
+        table, bits = _best_table_cost(values >> shift)
+        bits += shift * values.size
+        if bits < best[2]:
+            best = (table, shift, bits)
+    return best[0], best[1]
 
 
 #: Binary laws for mask bits: P(1) = BINARY_P1[j] / 4096.

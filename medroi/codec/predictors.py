@@ -38,17 +38,19 @@ def encode_integers(encoder: Encoder, values: np.ndarray) -> None:
     """Code a small array of integers (e.g. latent symbols) around their median."""
     values = values.astype(np.int64).ravel()
     centre = int(np.clip(np.median(values), -_LATENT_OFFSET, _LATENT_OFFSET - 1)) if values.size else 0
-    table = entropy.best_table(values - centre)
+    table, shift = entropy.best_coding(values - centre)
     encoder.add(np.array([centre + _LATENT_OFFSET]), entropy.uniform(2 * _LATENT_OFFSET))
-    encoder.add(np.array([table]), entropy.uniform(len(entropy.THETA_NUMERATORS)))
-    emit_symbols(encoder, values - centre, table)
+    encoder.add(np.array([table, shift]), entropy.uniform(len(entropy.THETA_NUMERATORS)))
+    emit_symbols(encoder, values - centre, table, shift)
 
 
 def decode_integers(decoder: Decoder, count: int) -> np.ndarray:
     """Inverse of ``encode_integers``."""
     centre = int(decoder.read(1, entropy.uniform(2 * _LATENT_OFFSET))[0]) - _LATENT_OFFSET
-    table = int(decoder.read(1, entropy.uniform(len(entropy.THETA_NUMERATORS)))[0])
-    return read_symbols(decoder, count, table) + centre
+    table, shift = (int(v) for v in decoder.read(2, entropy.uniform(len(entropy.THETA_NUMERATORS))))
+    if shift > entropy.MAX_SHIFT:
+        raise CorruptFileError("damaged latent coding parameters")
+    return read_symbols(decoder, count, table, shift) + centre
 
 
 def _padded_shape(shape: tuple[int, int], multiple: int = 8) -> tuple[int, int]:

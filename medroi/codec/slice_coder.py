@@ -38,9 +38,9 @@ N_MASK_CONTEXTS = 11
 
 @dataclass(frozen=True)
 class Bounds:
-    """Per-region maximum absolute error; ``nroi=None`` leaves the NROI to the reference."""
+    """Per-region maximum absolute error; None leaves that region to the reference alone."""
 
-    roi: int
+    roi: int | None
     nroi: int | None
 
 
@@ -176,14 +176,18 @@ def _quantize(residual: np.ndarray, bound: np.ndarray) -> np.ndarray:
     return np.sign(residual) * ((np.abs(residual) + bound) // step)
 
 
-def emit_symbols(encoder: Encoder, values: np.ndarray, table: int) -> None:
-    """Code quantized residuals with table ``table``; escapes go to a side group."""
+def emit_symbols(encoder: Encoder, values: np.ndarray, table: int, shift: int = 0) -> None:
+    """Code integers: ``values >> shift`` with table ``table`` (escapes to a side group),
+    then the low ``shift`` bits uniformly."""
+    high = values >> shift
     half = entropy.table_half_width(table)
-    escaped = np.abs(values) > half
-    symbols = np.where(escaped, 2 * half + 1, values + half)
+    escaped = np.abs(high) > half
+    symbols = np.where(escaped, 2 * half + 1, high + half)
     encoder.add(symbols, entropy.geometric(table))
     if escaped.any():
-        _emit_escapes(encoder, values[escaped], half)
+        _emit_escapes(encoder, high[escaped], half)
+    if shift:
+        encoder.add(values - (high << shift), entropy.uniform(1 << shift))
 
 
 def _emit_escapes(encoder: Encoder, values: np.ndarray, half: int) -> None:
@@ -194,7 +198,8 @@ def _emit_escapes(encoder: Encoder, values: np.ndarray, half: int) -> None:
         encoder.add((codes >> (_ESCAPE_CHUNK_BITS * k)) & 0xFFFF, entropy.uniform(1 << _ESCAPE_CHUNK_BITS))
 
 
-def read_symbols(decoder: Decoder, count: int, table: int) -> np.ndarray:
+def read_symbols(decoder: Decoder, count: int, table: int, shift: int = 0) -> np.ndarray:
+    """Inverse of ``emit_symbols``."""
     half = entropy.table_half_width(table)
     symbols = decoder.read(count, entropy.geometric(table)).astype(np.int64)
     values = symbols - half
@@ -211,14 +216,17 @@ def read_symbols(decoder: Decoder, count: int, table: int) -> np.ndarray:
             )
         magnitude = (codes >> 1) + half + 1
         values[escaped] = np.where(codes & 1, -magnitude, magnitude)
+    if shift:
+        values = (values << shift) + decoder.read(count, entropy.uniform(1 << shift)).astype(np.int64)
     return values
 
 
 def _bound_maps(roi_mask_flat: np.ndarray, bounds: Bounds) -> tuple[np.ndarray, np.ndarray]:
     """Per-pixel bound and whether the pixel is coded at all (AE-only NROI is not)."""
+    roi = 0 if bounds.roi is None else bounds.roi
     nroi = 0 if bounds.nroi is None else bounds.nroi
-    bound = np.where(roi_mask_flat, bounds.roi, nroi).astype(np.int64)
-    coded = roi_mask_flat.copy() if bounds.nroi is None else np.ones_like(roi_mask_flat)
+    bound = np.where(roi_mask_flat, roi, nroi).astype(np.int64)
+    coded = np.where(roi_mask_flat, bounds.roi is not None, bounds.nroi is not None)
     return bound, coded
 
 
@@ -238,8 +246,8 @@ def encode_pixels(
     bound, coded = _bound_maps(mask_flat, bounds)
     refs = [r.ravel().astype(np.int64) for r in references]
     state = _SliceState(x.size, refs)
-    split = bounds.nroi is not None and bounds.roi != bounds.nroi
-    if bounds.nroi is None:
+    split = bounds.roi != bounds.nroi
+    if not coded.all():
         state.recon[~coded] = np.clip(refs[0][~coded], lo, hi)
     collected: list[tuple[np.ndarray, np.ndarray]] = []  # per pass: (contexts, quantized)
 
@@ -265,12 +273,15 @@ def encode_pixels(
     all_ctx = np.concatenate([c for c, _ in collected]) if collected else np.zeros(0, np.int64)
     all_q = np.concatenate([q for _, q in collected]) if collected else np.zeros(0, np.int64)
     tables = np.zeros(N_CONTEXTS + 1, dtype=np.int64)  # 0 = unused, else table + 1
+    shifts = np.zeros(N_CONTEXTS + 1, dtype=np.int64)
     for c in np.unique(all_ctx):
-        tables[c] = entropy.best_table(all_q[all_ctx == c]) + 1
+        table, shifts[c] = entropy.best_coding(all_q[all_ctx == c])
+        tables[c] = table + 1
     encoder.add(tables, entropy.uniform(N_TABLES + 1))
+    encoder.add(shifts[tables > 0], entropy.uniform(entropy.MAX_SHIFT + 1))
     for ctx, quantized in collected:
         for c in np.unique(ctx):
-            emit_symbols(encoder, quantized[ctx == c], int(tables[c]) - 1)
+            emit_symbols(encoder, quantized[ctx == c], int(tables[c]) - 1, int(shifts[c]))
     return state.recon.reshape(height, width)
 
 
@@ -289,10 +300,12 @@ def decode_pixels(
     bound, coded = _bound_maps(mask_flat, bounds)
     refs = [r.ravel().astype(np.int64) for r in references]
     state = _SliceState(height * width, refs)
-    split = bounds.nroi is not None and bounds.roi != bounds.nroi
-    if bounds.nroi is None:
+    split = bounds.roi != bounds.nroi
+    if not coded.all():
         state.recon[~coded] = np.clip(refs[0][~coded], lo, hi)
     tables = decoder.read(N_CONTEXTS + 1, entropy.uniform(N_TABLES + 1)).astype(np.int64)
+    shifts = np.zeros(N_CONTEXTS + 1, dtype=np.int64)
+    shifts[tables > 0] = decoder.read(int((tables > 0).sum()), entropy.uniform(entropy.MAX_SHIFT + 1))
 
     def read(ctx: np.ndarray) -> np.ndarray:
         quantized = np.zeros(ctx.size, dtype=np.int64)
@@ -300,7 +313,7 @@ def decode_pixels(
             if tables[c] == 0:
                 raise CorruptFileError("a slice uses an entropy context its table list omits (damaged file)")
             where = ctx == c
-            quantized[where] = read_symbols(decoder, int(where.sum()), int(tables[c]) - 1)
+            quantized[where] = read_symbols(decoder, int(where.sum()), int(tables[c]) - 1, int(shifts[c]))
         return quantized
 
     first_pred = state.first_prediction(lo, hi)

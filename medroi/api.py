@@ -1,0 +1,250 @@
+"""File-level operations shared by the CLI, the batch runner and the bundles.
+
+``compress_file`` / ``decompress_file`` / ``file_info`` / ``evaluate_files`` each return a
+JSON-serializable dict (what ``medroi ... --json`` prints). Heavy imports stay lazy.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from medroi.errors import CorruptFileError, InputNotFoundError, InvalidImageError, MedroiError
+from medroi.fsutil import atomic_write_bytes, check_output
+
+#: Upper bound on a .mroi file read into memory (a whole 16-bit CT series fits easily).
+MAX_MROI_BYTES = 4 << 30
+
+
+def _read_mroi(path: str | os.PathLike) -> bytes:
+    path = Path(path)
+    if not path.is_file():
+        raise InputNotFoundError(f"{path}: no such .mroi file")
+    if path.stat().st_size > MAX_MROI_BYTES:
+        raise CorruptFileError(f"{path}: larger than {MAX_MROI_BYTES} bytes, not a .mroi file medroi wrote")
+    return path.read_bytes()
+
+
+def roi_description(roi_mask_path, roi_labels, roi) -> str:
+    """One line saying which ROI a compression uses."""
+    if roi_mask_path is not None:
+        labels = "any non-zero label" if roi_labels is None else "labels " + ",".join(map(str, roi_labels))
+        return f"ROI from {roi_mask_path} ({labels})"
+    if roi == "auto":
+        return "ROI from the network's U-Net (--roi auto)"
+    return "no ROI mask given: every pixel is NROI (bound --nroi-max-error); give --roi-mask FILE or --roi auto"
+
+
+def load_network(model: str | None, image_format: str):
+    """The network predictor for ``model`` (a bundle name or a path); imports torch."""
+    from medroi.networks.runtime import load_model  # torch only, never monai
+
+    return load_model(model, image_format)
+
+
+def compress_file(
+    input_path: str | os.PathLike,
+    output_path: str | os.PathLike,
+    *,
+    roi_mask_path: str | os.PathLike | None = None,
+    roi_labels: Sequence[int] | None = None,
+    roi: str = "mask",
+    roi_max_error: int = 0,
+    nroi_max_error: int | None = 4,
+    entropy: str = "ans",
+    mode: str = "residual",
+    model: str | None = None,
+    force: bool = False,
+    frame: int | None = None,
+    quantize_step: float | None = None,
+) -> dict:
+    """Read a medical image, compress it to ``output_path`` (.mroi, atomic) and report.
+
+    ``roi``: "mask" (use ``roi_mask_path`` or no ROI), "auto" (the network's U-Net), "none".
+    ``mode``: "residual" (guaranteed bounds) or "paper" (autoencoder latent + mask only).
+    """
+    from medroi import codec
+    from medroi.io import read_image, read_mask
+
+    start = time.perf_counter()
+    output_path = check_output(output_path, force)
+    image = read_image(input_path, frame=frame, quantize_step=quantize_step)
+    predictor = None
+    uses_network = roi == "auto" or mode == "paper" or model is not None
+    if uses_network:
+        predictor = load_network(model, image.format)
+    if roi_mask_path is not None:
+        roi_mask = read_mask(roi_mask_path, roi_labels, shape=image.shape)
+    elif roi == "auto":
+        roi_mask = predictor.segment_volume(image.array)
+    else:
+        roi_mask = None
+    if mode == "paper":  # the paper's pipeline: latent + mask only, lossy everywhere
+        roi_max_error = nroi_max_error = None
+    elif mode != "residual":
+        raise InvalidImageError(f"mode must be 'residual' or 'paper', got {mode!r}")
+    metadata = {"format": image.format, "name": Path(str(input_path)).name, "source": image.metadata}
+    data = codec.compress(
+        image.array,
+        roi_mask,
+        roi_max_error=roi_max_error,
+        nroi_max_error=nroi_max_error,
+        predictor=predictor,
+        entropy=entropy,
+        metadata=metadata,
+    )
+    atomic_write_bytes(output_path, data, force=force)
+    raw_bytes = int(image.array.nbytes)
+    input_bytes = _input_bytes(input_path)
+    return {
+        "input": str(input_path),
+        "output": str(output_path),
+        "format": image.format,
+        "shape": list(image.shape),
+        "dtype": image.array.dtype.name,
+        "raw_bytes": raw_bytes,
+        "input_bytes": input_bytes,
+        "compressed_bytes": len(data),
+        "cr": raw_bytes / len(data),
+        "cr_vs_input_file": input_bytes / len(data) if input_bytes else None,
+        "roi_max_error": roi_max_error,
+        "nroi_max_error": nroi_max_error,
+        "roi_fraction": float(np.mean(roi_mask)) if roi_mask is not None else 0.0,
+        "roi": roi_description(roi_mask_path, roi_labels, roi),
+        "predictor": "classical" if predictor is None else predictor.identity["name"],
+        "entropy": entropy,
+        "seconds": time.perf_counter() - start,
+    }
+
+
+def _input_bytes(path: str | os.PathLike) -> int:
+    path = Path(path)
+    if path.is_dir():
+        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+    return path.stat().st_size
+
+
+def decompress_file(
+    input_path: str | os.PathLike,
+    output_path: str | os.PathLike,
+    *,
+    mask_out: str | os.PathLike | None = None,
+    model: str | None = None,
+    force: bool = False,
+) -> dict:
+    """Decode a .mroi file and write the image in the format its extension names."""
+    from medroi import codec
+    from medroi.io import MedicalImage, write_image
+
+    start = time.perf_counter()
+    check_output(output_path, force)
+    if mask_out is not None:
+        check_output(mask_out, force)
+    data = _read_mroi(input_path)
+    header = codec.read_header(data)
+    predictor = None
+    if header["predictor"].get("kind") == "network":
+        predictor = load_network(model or header["predictor"].get("name"), "mroi")
+    decoded = codec.decompress(data, predictor=predictor)
+    source = decoded.metadata if isinstance(decoded.metadata, dict) else {}
+    image = MedicalImage(
+        array=decoded.array,
+        format=str(source.get("format", "nifti" if decoded.array.ndim == 3 else "png")),
+        metadata=dict(source.get("source", {})),
+        source=str(input_path),
+    )
+    lossy = None
+    if header["roi_max_error"] != 0 or header["nroi_max_error"] != 0:
+        cr = decoded.array.nbytes / len(data)
+        lossy = {"ratio": round(cr, 2), "method": "MEDROI"}
+    written = write_image(image, output_path, force=force, lossy=lossy)
+    if mask_out is not None:
+        mask_image = MedicalImage(decoded.roi_mask.astype(decoded.array.dtype), image.format, image.metadata)
+        write_image(mask_image, mask_out, force=force)
+    return {
+        "input": str(input_path),
+        "output": str(written),
+        "mask_out": None if mask_out is None else str(mask_out),
+        "shape": list(decoded.array.shape),
+        "dtype": decoded.array.dtype.name,
+        "roi_max_error": header["roi_max_error"],
+        "nroi_max_error": header["nroi_max_error"],
+        "lossless": lossy is None,
+        "seconds": time.perf_counter() - start,
+    }
+
+
+def file_info(path: str | os.PathLike) -> dict:
+    """What a .mroi file holds, from its header (no pixel decoding)."""
+    from medroi import codec
+
+    data = _read_mroi(path)
+    header = codec.read_header(data)
+    raw = int(np.prod(header["shape"])) * np.dtype(header["dtype"]).itemsize
+    metadata = header.get("metadata", {}) if isinstance(header.get("metadata"), dict) else {}
+    return {
+        "file": str(path),
+        "file_bytes": header["file_bytes"],
+        "shape": header["shape"],
+        "dtype": header["dtype"],
+        "slices": len(header["chunk_bytes"]),
+        "slice_axis": header["slice_axis"],
+        "source_format": metadata.get("format"),
+        "source_name": metadata.get("name"),
+        "roi_max_error": header["roi_max_error"],
+        "nroi_max_error": header["nroi_max_error"],
+        "roi_fraction": header.get("roi_fraction"),
+        "entropy": header["entropy"],
+        "predictor": header["predictor"],
+        "gop": header["gop"],
+        "raw_bytes": raw,
+        "cr": raw / header["file_bytes"],
+        "medroi_version": header.get("medroi_version"),
+    }
+
+
+def evaluate_files(
+    original_path: str | os.PathLike,
+    reconstruction_path: str | os.PathLike,
+    *,
+    roi_mask_path: str | os.PathLike | None = None,
+    roi_labels: Sequence[int] | None = None,
+) -> dict:
+    """Compare a reconstruction with its original: PSNR (overall/ROI/NROI), SSIM, max errors."""
+    from medroi import metrics
+    from medroi.io import read_image, read_mask
+
+    original = read_image(original_path).array
+    reconstruction = _read_any(reconstruction_path)
+    if reconstruction.shape != original.shape:
+        raise InvalidImageError(
+            f"shapes differ: original {original.shape}, reconstruction {reconstruction.shape}; "
+            "compare an image with its own reconstruction"
+        )
+    roi = None if roi_mask_path is None else read_mask(roi_mask_path, roi_labels, shape=original.shape)
+    report = metrics.region_report(original, reconstruction, roi)
+    report.update({"original": str(original_path), "reconstruction": str(reconstruction_path)})
+    return report
+
+
+def _read_any(path: str | os.PathLike) -> np.ndarray:
+    """Pixels of an image file, or of a .mroi file (decoded)."""
+    if str(path).endswith(".mroi"):
+        from medroi import codec
+
+        data = _read_mroi(path)
+        header = codec.read_header(data)
+        predictor = None
+        if header["predictor"].get("kind") == "network":
+            predictor = load_network(header["predictor"].get("name"), "mroi")
+        return codec.decompress(data, predictor=predictor).array
+    from medroi.io import read_image
+
+    return read_image(path).array
+
+
+__all__ = ["compress_file", "decompress_file", "file_info", "evaluate_files", "MedroiError"]

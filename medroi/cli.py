@@ -1,0 +1,239 @@
+"""The ``medroi`` command line: parses arguments and calls the library (imports stay lazy).
+
+Errors: a non-zero exit and one line on stderr (the traceback only with --debug).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from collections.abc import Sequence
+
+
+def _labels(text: str) -> list[int]:
+    try:
+        labels = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"labels must be integers separated by commas, got {text!r}") from None
+    if not labels:
+        raise argparse.ArgumentTypeError("give at least one label, e.g. 1,2,4")
+    return labels
+
+
+def _bound(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a bound is an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"a bound is an integer >= 0, got {value}")
+    return value
+
+
+def _nroi_bound(text: str) -> int | None:
+    return None if text.lower() in ("none", "ae") else _bound(text)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="medroi",
+        description="ROI-guaranteed compression of medical images (NIfTI, DICOM, PNG/TIFF).",
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("compress", help="compress an image, volume, DICOM series, or a whole folder tree")
+    p.add_argument("input", help="NIfTI, DICOM file or series folder, PNG/TIFF/JPEG, or a folder tree")
+    p.add_argument("-o", "--output", required=True, help="OUTPUT.mroi (or an output folder for a tree)")
+    p.add_argument("--roi-mask", help="mask file (label image) giving the ROI")
+    p.add_argument("--roi-labels", type=_labels, help="labels of the mask that form the ROI (default: any non-zero)")
+    p.add_argument("--roi", choices=("auto", "mask", "none"), default=None,
+                   help="auto: the network's U-Net finds the ROI; default: the mask if given, else none")
+    p.add_argument("--roi-max-error", type=_bound, default=0, help="max |error| in the ROI (default 0 = lossless)")
+    p.add_argument("--nroi-max-error", type=_nroi_bound, default=4,
+                   help="max |error| outside the ROI (default 4; 'none' = autoencoder only, needs a model)")
+    p.add_argument("--entropy", choices=("ans", "huffman"), default="ans", help="entropy coder (default ans)")
+    p.add_argument("--mode", choices=("residual", "paper"), default="residual",
+                   help="paper: autoencoder latent + ROI mask only, lossy everywhere (the paper's pipeline)")
+    p.add_argument("--model", help="network: a bundle name or a model.ts path (default follows the input)")
+    p.add_argument("--frame", type=int, help="index of the volume to take from a 4D NIfTI")
+    p.add_argument("--quantize-step", type=float, help="store non-integral float data as round(x / step)")
+    p.add_argument("--mask-pattern", default=None, help="tree mode: mask file name pattern, e.g. '{case}_seg.nii.gz'")
+    p.add_argument("--workers", type=int, default=None, help="tree mode: local processes (default: cores)")
+    p.add_argument("--scheduler", help="tree mode: Dask scheduler address, e.g. tcp://host:8786")
+    p.add_argument("--force", action="store_true", help="overwrite existing outputs")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
+    p = sub.add_parser("decompress", help="decode a .mroi file (or a folder of them)")
+    p.add_argument("input", help="INPUT.mroi or a folder tree of .mroi files")
+    p.add_argument("-o", "--output", required=True,
+                   help="output image; the extension picks the format (.nii/.nii.gz, .dcm or a folder, .png/.tif)")
+    p.add_argument("--mask-out", help="also write the decoded ROI mask here")
+    p.add_argument("--model", help="network the file was made with (default: the one it names)")
+    p.add_argument("--workers", type=int, default=None, help="tree mode: local processes (default: cores)")
+    p.add_argument("--scheduler", help="tree mode: Dask scheduler address")
+    p.add_argument("--force", action="store_true", help="overwrite existing outputs")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
+    p = sub.add_parser("info", help="describe a .mroi file")
+    p.add_argument("input")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("evaluate", help="PSNR (overall/ROI/NROI), SSIM and max errors of a reconstruction")
+    p.add_argument("original")
+    p.add_argument("reconstruction", help="an image file or a .mroi file")
+    p.add_argument("--roi-mask")
+    p.add_argument("--roi-labels", type=_labels)
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("demo", help="compress and decompress a real image shipped with a dependency")
+    p.add_argument("-o", "--output-dir", default="medroi-demo", help="where to write the demo files")
+    p.add_argument("--json", action="store_true")
+    return parser
+
+
+def _fmt(value) -> str:
+    if isinstance(value, float):
+        if math.isinf(value):
+            return "inf (identical)"
+        return f"{value:.4g}"
+    return str(value)
+
+
+def _json_safe(value):
+    """Strict JSON: inf/nan become strings ("inf" = identical pixels), not bare Infinity."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def _print(result: dict, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(_json_safe(result), default=str, allow_nan=False))
+        return
+    width = max(len(k) for k in result)
+    for key, value in result.items():
+        print(f"{key:<{width}}  {_fmt(value)}")
+
+
+def _is_tree(path: str) -> bool:
+    from pathlib import Path
+
+    from medroi.io.formats import detect_format
+
+    folder = Path(path)
+    if not folder.is_dir():
+        return False
+    try:
+        return detect_format(folder) != "dicom-series"
+    except Exception:
+        return True
+
+
+def _compress(args) -> int:
+    from medroi import api
+
+    roi = args.roi or ("mask" if args.roi_mask else "none")
+    if roi == "auto" and args.roi_mask:
+        raise SystemExit("medroi: error: --roi auto and --roi-mask exclude each other")
+    if _is_tree(args.input):
+        from medroi import batch
+
+        summary = batch.compress_tree(
+            args.input, args.output, mask_pattern=args.mask_pattern, roi_labels=args.roi_labels,
+            roi=roi, roi_max_error=args.roi_max_error, nroi_max_error=args.nroi_max_error,
+            entropy=args.entropy, mode=args.mode, model=args.model, workers=args.workers,
+            scheduler=args.scheduler, force=args.force, progress=not args.json,
+        )
+        _print(summary, args.json)
+        return 0 if summary.get("failed", 0) == 0 else 1
+    if not args.json:
+        print(api.roi_description(args.roi_mask, args.roi_labels, roi), file=sys.stderr)
+    result = api.compress_file(
+        args.input, args.output, roi_mask_path=args.roi_mask, roi_labels=args.roi_labels, roi=roi,
+        roi_max_error=args.roi_max_error, nroi_max_error=args.nroi_max_error, entropy=args.entropy,
+        mode=args.mode, model=args.model, force=args.force, frame=args.frame, quantize_step=args.quantize_step,
+    )
+    _print(result, args.json)
+    return 0
+
+
+def _decompress(args) -> int:
+    from pathlib import Path
+
+    from medroi import api
+
+    if Path(args.input).is_dir():
+        from medroi import batch
+
+        summary = batch.decompress_tree(
+            args.input, args.output, model=args.model, workers=args.workers, scheduler=args.scheduler,
+            force=args.force, progress=not args.json,
+        )
+        _print(summary, args.json)
+        return 0 if summary.get("failed", 0) == 0 else 1
+    result = api.decompress_file(args.input, args.output, mask_out=args.mask_out, model=args.model, force=args.force)
+    _print(result, args.json)
+    return 0
+
+
+def _info(args) -> int:
+    from medroi import api
+
+    _print(api.file_info(args.input), args.json)
+    return 0
+
+
+def _evaluate(args) -> int:
+    from medroi import api
+
+    _print(api.evaluate_files(args.original, args.reconstruction, roi_mask_path=args.roi_mask,
+                              roi_labels=args.roi_labels), args.json)
+    return 0
+
+
+def _demo(args) -> int:
+    from medroi import demo
+
+    result = demo.run_demo(args.output_dir)
+    if args.json:
+        _print(result, True)
+    else:
+        print(demo.format_table(result))
+    return 0
+
+
+COMMANDS = {"compress": _compress, "decompress": _decompress, "info": _info, "evaluate": _evaluate, "demo": _demo}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from medroi.errors import MedroiError
+
+    try:
+        return COMMANDS[args.command](args)
+    except MedroiError as error:
+        if args.debug:
+            raise
+        print(f"medroi: error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("medroi: interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:  # unexpected: still one line, unless --debug
+        if args.debug:
+            raise
+        print(f"medroi: internal error: {type(error).__name__}: {error} (rerun with --debug for details)",
+              file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
