@@ -100,6 +100,16 @@ def test_dicom_series_to_nifti_keeps_pixels_and_spacing(tmp_path):
     np.testing.assert_allclose(back.header.get_zooms(), image.metadata["spacing"], rtol=1e-6)
 
 
+def test_dicom_series_affine_maps_voxels_to_patient_positions():
+    image = read_image(require_data("dicom", "mr_t1_sag_HFS_dcm_qa_decubitus"))
+    affine = np.asarray(image.metadata["affine"])
+    for k, position in enumerate(image.metadata["image_positions"]):
+        ras = affine @ [0, 0, k, 1]
+        np.testing.assert_allclose(ras[:3], [-position[0], -position[1], position[2]], atol=1e-3)
+    dr, dc = image.metadata["pixel_spacing"]
+    np.testing.assert_allclose(np.linalg.norm(affine[:3, :2], axis=0), [dr, dc], rtol=1e-6)
+
+
 def test_read_mask_any_nonzero_and_labels(tmp_path):
     labels = np.array([[[0, 1], [2, 4]], [[3, 0], [4, 4]]], dtype=np.uint8)
     nib.save(nib.Nifti1Image(labels, np.eye(4)), tmp_path / "seg.nii.gz")

@@ -59,7 +59,7 @@ def _check_written_file(src, out, lossy_flag_expected):
     assert written.file_meta.TransferSyntaxUID == ExplicitVRLittleEndian
     assert written.LossyImageCompression == lossy_flag_expected
     np.testing.assert_array_equal(written.pixel_array, original.pixel_array)
-    assert written.pixel_array.dtype == original.pixel_array.dtype
+    assert written.pixel_array.dtype == original.pixel_array.dtype.newbyteorder("=")
     assert_same_elements(original, written, ALWAYS_ALLOWED)
 
 
@@ -249,3 +249,44 @@ def test_generic_secondary_capture_from_a_non_dicom_array(tmp_path):
     volume = np.stack([array, array + 1, array + 2], axis=-1)
     folder = write_image(MedicalImage(volume, "nifti", {}), tmp_path / "scs")
     np.testing.assert_array_equal(read_image(folder).array, volume)
+
+
+def _bare_dataset(bits: int, values: np.ndarray) -> pydicom.Dataset:
+    ds = pydicom.Dataset()
+    ds.SOPClassUID, ds.SOPInstanceUID, ds.SeriesInstanceUID = "1.2.840.10008.5.1.4.1.1.7", generate_uid(), generate_uid()
+    ds.Rows, ds.Columns = values.shape
+    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = bits, bits, bits - 1, 0
+    return ds
+
+
+def test_implicit_vr_file_without_file_meta_and_odd_8bit_pixels(tmp_path):
+    values = np.arange(15, dtype=np.uint8).reshape(3, 5)
+    ds = _bare_dataset(8, values)
+    ds.PixelData = values.tobytes() + b"\0"
+    src = tmp_path / "bare.dcm"
+    pydicom.dcmwrite(src, ds, implicit_vr=True, little_endian=True)  # no preamble, no file meta
+    image = read_image(src)
+    np.testing.assert_array_equal(image.array, values)
+    out = write_image(image, tmp_path / "out.dcm")
+    written = pydicom.dcmread(out)
+    assert written.file_meta.TransferSyntaxUID == ExplicitVRLittleEndian
+    np.testing.assert_array_equal(written.pixel_array, values)
+    for tag in ds.keys():
+        if tag != pydicom.tag.Tag(0x7FE0, 0x0010):
+            assert written[tag].value == ds[tag].value
+
+
+def test_big_endian_source_is_rewritten_little_endian(tmp_path):
+    values = np.arange(12, dtype=np.uint16).reshape(3, 4) * 300
+    ds = _bare_dataset(16, values)
+    ds.PixelData = values.astype(">u2").tobytes()
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.TransferSyntaxUID = pydicom.uid.ExplicitVRBigEndian
+    ds.file_meta.MediaStorageSOPClassUID, ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPClassUID, ds.SOPInstanceUID
+    src = tmp_path / "be.dcm"
+    pydicom.dcmwrite(src, ds, enforce_file_format=True)
+    image = read_image(src)
+    assert image.array.dtype == np.uint16 and image.array.dtype.isnative
+    np.testing.assert_array_equal(image.array, values)
+    _check_written_file(src, write_image(image, tmp_path / "le.dcm"), "00")

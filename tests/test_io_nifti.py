@@ -216,3 +216,15 @@ def test_brats_whole_tumor_mask(caplog):
     assert mask.any()
     with pytest.raises(InvalidImageError, match=r"\(240, 240, 155\).*\(10, 10, 10\)"):
         read_mask(seg, shape=(10, 10, 10))
+
+
+def test_nifti2_round_trip(tmp_path):
+    data = np.arange(4 * 3 * 2, dtype=np.int32).reshape(4, 3, 2) * 1000 - 5000
+    src = tmp_path / "two.nii.gz"
+    nib.save(nib.Nifti2Image(data, np.diag([1.5, 1.5, 3.0, 1.0])), src)
+    image = read_image(src)
+    assert image.metadata["nifti_version"] == 2
+    out, again = _round_trip(image, tmp_path / "two_out.nii.gz")
+    with gzip.open(out) as a, gzip.open(src) as b:
+        assert a.read(540) == b.read(540)
+    np.testing.assert_array_equal(again.array, data)

@@ -52,6 +52,14 @@ def dcmread_checked(path: Path) -> pydicom.Dataset:
         raise UnsupportedFormatError(f"{path}: float pixel data is not supported; convert it to integer pixels")
     if "PixelData" not in ds:
         raise InvalidImageError(f"{path}: the DICOM object holds no image (no Pixel Data); pass an image file")
+    if "TransferSyntaxUID" not in getattr(ds, "file_meta", {}):  # no file meta: take the encoding read
+        implicit, little = ds.original_encoding
+        ds.ensure_file_meta()
+        ds.file_meta.TransferSyntaxUID = (
+            pydicom.uid.ImplicitVRLittleEndian if implicit
+            else pydicom.uid.ExplicitVRLittleEndian if little is not False
+            else pydicom.uid.ExplicitVRBigEndian
+        )
     return ds
 
 
@@ -88,14 +96,6 @@ def header_b64(ds: pydicom.Dataset) -> str:
     """The dataset without its pixel data, as a base64 DICOM Part 10 file (no pickle)."""
     if "PixelData" in ds:
         del ds.PixelData
-    if not hasattr(ds, "file_meta") or "TransferSyntaxUID" not in ds.file_meta:
-        implicit, little = ds.original_encoding
-        ds.ensure_file_meta()
-        ds.file_meta.TransferSyntaxUID = (
-            pydicom.uid.ImplicitVRLittleEndian if implicit
-            else pydicom.uid.ExplicitVRLittleEndian if little is not False
-            else pydicom.uid.ExplicitVRBigEndian
-        )
     ds.preamble = None  # application-specific (e.g. TIFF offsets); not valid once the pixels are rewritten
     buffer = io.BytesIO()
     pydicom.dcmwrite(buffer, ds, enforce_file_format=True)
@@ -127,6 +127,27 @@ def _describe(ds: pydicom.Dataset, array: np.ndarray) -> dict:
     }
 
 
+def ras_affine(orientation, positions, pixel_spacing, slice_spacing: float) -> list[list[float]] | None:
+    """Voxel (row, col, slice) -> RAS mm, as NIfTI wants it, or None without orientation/position.
+
+    Rows advance along the column cosines, columns along the row cosines (DICOM LPS);
+    slices along first->last position (keeps a gantry tilt), else the normal.
+    """
+    if not orientation or len(orientation) != 6 or not positions or any(p is None for p in positions):
+        return None
+    row_cos, col_cos = np.asarray(orientation[:3], float), np.asarray(orientation[3:], float)
+    dr, dc = (pixel_spacing or [1.0, 1.0])[:2]
+    first = np.asarray(positions[0], float)
+    if len(positions) > 1:
+        step = (np.asarray(positions[-1], float) - first) / (len(positions) - 1)
+    else:
+        step = np.cross(row_cos, col_cos) * slice_spacing
+    affine = np.eye(4)
+    affine[:3, 0], affine[:3, 1], affine[:3, 2], affine[:3, 3] = col_cos * dr, row_cos * dc, step, first
+    affine[:2] *= -1  # LPS -> RAS
+    return affine.tolist()
+
+
 def read_dicom_file(path: str | os.PathLike) -> MedicalImage:
     """One DICOM file -> (rows, cols), or (rows, cols, frames) for a multi-frame object."""
     path = Path(path)
@@ -137,9 +158,11 @@ def read_dicom_file(path: str | os.PathLike) -> MedicalImage:
     if array.ndim == 3:
         between = _scalar(ds.get("SpacingBetweenSlices")) or metadata["slice_thickness"] or 1.0
         spacing = spacing + [between]
+    position = _floats(ds.get("ImagePositionPatient"))
     metadata.update(
         spacing=spacing,
-        image_positions=[_floats(ds.get("ImagePositionPatient"))],
+        affine=ras_affine(metadata["image_orientation"], [position], spacing[:2], spacing[-1] if array.ndim == 3 else 1.0),
+        image_positions=[position],
         filenames=[path.name],
         datasets=[header_b64(ds)],
     )
@@ -192,10 +215,14 @@ def read_dicom_series(folder: str | os.PathLike) -> MedicalImage:
     array = first if first.ndim == 3 else np.stack(slices, axis=-1)  # one multi-frame file: its frames
     metadata = _describe(datasets[order[0]], array)
     in_plane = metadata["pixel_spacing"] or [1.0, 1.0]
+    positions = [_floats(datasets[i].get("ImagePositionPatient")) for i in order]
+    spacing = in_plane + [abs(slice_step) if slice_step else (metadata["slice_thickness"] or 1.0)]
     metadata.update(
-        spacing=in_plane + [abs(slice_step) if slice_step else (metadata["slice_thickness"] or 1.0)],
+        spacing=spacing,
+        affine=ras_affine(metadata["image_orientation"], positions if first.ndim == 2 else positions[:1],
+                          in_plane, spacing[2]),
         sorted_by=sorted_by,
-        image_positions=[_floats(datasets[i].get("ImagePositionPatient")) for i in order],
+        image_positions=positions,
         filenames=[names[i] for i in order],
         datasets=[header_b64(datasets[i]) for i in order],
     )

@@ -16,6 +16,7 @@ from medroi.io.image import MedicalImage
 from medroi.io.numeric import check_not_empty, float_to_integer
 
 logger = logging.getLogger("medroi")
+_PIL_FORMATS = {"PNG": "png", "TIFF": "tiff", "JPEG": "jpeg", "MPO": "jpeg"}
 _COLOUR_MODES = ("RGB", "RGBA", "RGBa", "RGBX", "CMYK", "YCbCr", "LAB", "HSV", "P", "PA")
 
 
@@ -89,8 +90,8 @@ def read_raster(
 ) -> MedicalImage:
     """Read PNG/TIFF/JPEG as (rows, cols). ``labels=True`` keeps palette indices (label maps)."""
     path = Path(path)
-    fmt = format_from_extension(path) or "png"
     with _open(path, frame) as img:
+        fmt = _PIL_FORMATS.get(img.format or "", format_from_extension(path) or "png")
         array, conversion, dropped = _pixels(img, path, labels, quantize_step)
         dpi = img.info.get("dpi")
         metadata = {
