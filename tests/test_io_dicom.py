@@ -253,7 +253,8 @@ def test_generic_secondary_capture_from_a_non_dicom_array(tmp_path):
 
 def _bare_dataset(bits: int, values: np.ndarray) -> pydicom.Dataset:
     ds = pydicom.Dataset()
-    ds.SOPClassUID, ds.SOPInstanceUID, ds.SeriesInstanceUID = "1.2.840.10008.5.1.4.1.1.7", generate_uid(), generate_uid()
+    ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.7"
+    ds.SOPInstanceUID, ds.SeriesInstanceUID = generate_uid(), generate_uid()
     ds.Rows, ds.Columns = values.shape
     ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
     ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = bits, bits, bits - 1, 0

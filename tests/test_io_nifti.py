@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import gzip
 import json
-import logging
 
 import nibabel as nib
 import numpy as np

@@ -156,3 +156,24 @@ def test_xray_lung_mask():
     assert mask.any() and not mask.all()
     with pytest.raises(InvalidImageError, match="differs"):
         read_mask(lungs, shape=(image.array.shape[0] + 1, image.array.shape[1]))
+
+
+def test_bilevel_png_round_trips_as_bilevel(tmp_path):
+    bits = np.random.default_rng(6).integers(0, 2, (9, 11)).astype(bool)
+    Image.fromarray(bits).save(tmp_path / "b.png")
+    image = read_image(tmp_path / "b.png")
+    assert image.metadata["mode"] == "1" and image.array.dtype == np.uint8
+    np.testing.assert_array_equal(image.array, bits)
+    again = read_image(write_image(image, tmp_path / "b2.png"))
+    assert again.metadata["mode"] == "1"
+    np.testing.assert_array_equal(again.array, bits)
+
+
+def test_multipage_tiff_needs_a_frame(tmp_path):
+    pages = [Image.fromarray(np.full((3, 4), v, np.uint16)) for v in (10, 20, 30)]
+    pages[0].save(tmp_path / "m.tif", save_all=True, append_images=pages[1:])
+    with pytest.raises(InvalidImageError, match="frame"):
+        read_image(tmp_path / "m.tif")
+    np.testing.assert_array_equal(read_image(tmp_path / "m.tif", frame=2).array, np.full((3, 4), 30))
+    with pytest.raises(InvalidImageError, match="out of range"):
+        read_image(tmp_path / "m.tif", frame=3)

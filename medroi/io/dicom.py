@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import io
-import logging
 import os
 from pathlib import Path
 
@@ -21,7 +20,6 @@ from medroi.io.formats import dicom_files_in, format_from_extension, has_dicm_pr
 from medroi.io.image import MedicalImage
 from medroi.io.numeric import check_not_empty
 
-logger = logging.getLogger("medroi")
 _NON_INTEGER_PIXELS = ("FloatPixelData", "DoubleFloatPixelData")
 
 
@@ -161,7 +159,9 @@ def read_dicom_file(path: str | os.PathLike) -> MedicalImage:
     position = _floats(ds.get("ImagePositionPatient"))
     metadata.update(
         spacing=spacing,
-        affine=ras_affine(metadata["image_orientation"], [position], spacing[:2], spacing[-1] if array.ndim == 3 else 1.0),
+        affine=ras_affine(
+            metadata["image_orientation"], [position], spacing[:2], spacing[-1] if array.ndim == 3 else 1.0
+        ),
         image_positions=[position],
         filenames=[path.name],
         datasets=[header_b64(ds)],

@@ -19,7 +19,9 @@ from medroi.fsutil import atomic_output, atomic_write_bytes
 from medroi.io.formats import format_from_extension
 from medroi.io.image import MedicalImage
 
-_DTYPES = {(8, 0): np.uint8, (8, 1): np.int8, (16, 0): np.uint16, (16, 1): np.int16, (32, 0): np.uint32, (32, 1): np.int32}
+_DTYPES = {  # (Bits Allocated, Pixel Representation) -> dtype
+    (8, 0): np.uint8, (8, 1): np.int8, (16, 0): np.uint16, (16, 1): np.int16, (32, 0): np.uint32, (32, 1): np.int32,
+}
 _CS = re.compile(r"^[A-Z0-9 _]{1,16}$")
 SECONDARY_CAPTURE = "1.2.840.10008.5.1.4.1.1.7"
 MULTIFRAME_SC = {8: "1.2.840.10008.5.1.4.1.1.7.2", 16: "1.2.840.10008.5.1.4.1.1.7.3"}
@@ -101,7 +103,9 @@ def _encode(ds: pydicom.Dataset, pixels: np.ndarray, lossy: dict | None, where: 
     try:
         pydicom.dcmwrite(buffer, ds, enforce_file_format=True, implicit_vr=False, little_endian=True)
     except (ValueError, NotImplementedError) as exc:
-        raise UnsupportedFormatError(f"{where}: cannot re-encode the source header as Explicit VR Little Endian ({exc})") from exc
+        raise UnsupportedFormatError(
+            f"{where}: cannot re-encode the source header as Explicit VR Little Endian ({exc})"
+        ) from exc
     return buffer.getvalue()
 
 
@@ -129,7 +133,9 @@ def _file_name(names: list[str], index: int) -> str:
 def _generic_dataset(array: np.ndarray, meta: dict, series_uid: str, study_uid: str, number: int) -> pydicom.Dataset:
     bits = array.dtype.itemsize * 8
     if array.dtype.kind not in "iu" or bits not in (8, 16):
-        raise InvalidImageError(f"cannot write {array.dtype} pixels as DICOM Secondary Capture (8 or 16 bits); use NIfTI")
+        raise InvalidImageError(
+            f"cannot write {array.dtype} pixels as DICOM Secondary Capture (8 or 16 bits); write NIfTI instead"
+        )
     multiframe = array.ndim == 3
     ds = pydicom.Dataset()
     ds.file_meta = FileMetaDataset()

@@ -91,4 +91,6 @@ def detect_format(path: str | os.PathLike) -> str:
     fmt = _sniff(path)
     if fmt is not None:
         return fmt
-    raise UnsupportedFormatError(f"{path}: unknown format (extension {path.suffix or 'none'!r}). Supported: {SUPPORTED}")
+    raise UnsupportedFormatError(
+        f"{path}: unknown format (extension {path.suffix or 'none'!r}). Supported: {SUPPORTED}"
+    )

@@ -63,7 +63,9 @@ def _select_volume(raw, path: Path, frame: int | None) -> tuple[np.ndarray, int 
     return np.asarray(raw).reshape(shape), None
 
 
-def read_nifti(path: str | os.PathLike, *, frame: int | None = None, quantize_step: float | None = None) -> MedicalImage:
+def read_nifti(
+    path: str | os.PathLike, *, frame: int | None = None, quantize_step: float | None = None
+) -> MedicalImage:
     """Read the raw stored values of a NIfTI file (scl_slope/scl_inter not applied, only recorded)."""
     path = Path(path)
     img = _load(path)

@@ -50,12 +50,16 @@ def _gray_from_channels(rgb: np.ndarray, path: Path) -> tuple[np.ndarray, str]:
     if np.array_equal(r, g) and np.array_equal(g, b):
         logger.info("%s: colour image with equal channels; kept one channel (lossless)", path)
         return np.ascontiguousarray(r), "single-channel"
-    logger.warning("%s: colour image converted to gray by luminance (0.299 R + 0.587 G + 0.114 B); colour is lost", path)
+    logger.warning(
+        "%s: colour image converted to gray by luminance (0.299 R + 0.587 G + 0.114 B); colour is lost", path
+    )
     wide = r.astype(np.uint32) * 299 + g.astype(np.uint32) * 587 + b.astype(np.uint32) * 114
     return ((wide + 500) // 1000).astype(rgb.dtype), "luminance"
 
 
-def _pixels(img: Image.Image, path: Path, labels: bool, quantize_step: float | None) -> tuple[np.ndarray, str | None, bool]:
+def _pixels(
+    img: Image.Image, path: Path, labels: bool, quantize_step: float | None
+) -> tuple[np.ndarray, str | None, bool]:
     """(array, conversion applied or None, alpha dropped)."""
     mode = img.mode
     if labels and mode in ("P", "PA"):
@@ -130,7 +134,8 @@ def _to_pil(image: MedicalImage, where: str, fmt: str) -> Image.Image:
         )
     if array.dtype.kind not in "iub":
         raise InvalidImageError(f"{where}: {array.dtype} pixels cannot be written losslessly; pass integers")
-    if array.dtype == np.bool_ or (image.metadata.get("mode") == "1" and array.size and array.max() <= 1 and array.min() >= 0):
+    binary = array.size and array.min() >= 0 and array.max() <= 1
+    if array.dtype == np.bool_ or (image.metadata.get("mode") == "1" and binary):
         return Image.fromarray(array.astype(bool))
     if fmt == "png":
         return Image.fromarray(_fit_unsigned(array, where, fmt))
