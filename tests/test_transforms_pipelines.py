@@ -36,34 +36,11 @@ REPO = Path(__file__).resolve().parents[1]
 DTYPES = [np.uint8, np.int16, np.uint16]
 
 
-def _stand_in_read_image(path, *, frame=None, quantize_step=None):
-    """medroi.io.read_image per docs/internals.md, for when medroi.io is not there yet."""
-    from PIL import Image
-
-    path = Path(path)
-    image_type = types.SimpleNamespace
-    if path.name.endswith((".nii", ".nii.gz")):
-        img = nib.load(path)
-        return image_type(array=np.asarray(img.dataobj), format="nifti",
-                          metadata={"affine": img.affine.tolist()}, source=str(path))
-    with Image.open(path) as img:
-        mode = img.mode
-        array = np.asarray(img if mode in ("L", "P", "I;16") else img.convert("L"))
-    fmt = "jpeg" if path.suffix.lower() in (".jpg", ".jpeg") else "png"
-    return image_type(array=array, format=fmt, metadata={}, source=str(path))
-
-
 @pytest.fixture
-def read_image(monkeypatch: pytest.MonkeyPatch):
-    """medroi.io.read_image, or a stand-in following the documented contract."""
-    try:
-        from medroi.io import read_image as real
-    except ImportError:
-        module = types.ModuleType("medroi.io")
-        module.read_image = _stand_in_read_image
-        monkeypatch.setitem(sys.modules, "medroi.io", module)
-        return _stand_in_read_image
-    return real
+def read_image():
+    from medroi.io import read_image as medroi_read_image
+
+    return medroi_read_image
 
 
 @st.composite
@@ -193,3 +170,15 @@ def test_load_medical_imaged_keeps_native_dtype_and_metadata(read_image) -> None
     assert tuple(out["label"].shape) == (1, *nifti.shape)
     assert out["label"].meta["format"] == "nifti" and out["label"].meta["filename_or_obj"] == str(path)
     np.testing.assert_allclose(out["label"].affine.numpy(), nifti.affine)
+
+
+def test_dicom_radiograph_loads_as_one_slice_and_round_trips(read_image) -> None:
+    path = require_data("dicom", "pydicom_data_singles", "RG3_J2KR.dcm")
+    original = np.asarray(read_image(path).array)
+    pipeline = Compose([LoadMedicalImaged(keys="image"), IntegerWindowd(keys="image"), DivisiblePadd(keys="image", k=8)])
+    out = pipeline({"image": str(path)})
+    assert out["image"].ndim == 3 and all(size % 8 == 0 for size in out["image"].shape[1:])
+    assert out["image"].meta["format"] == "dicom"
+    back = pipeline.inverse(out)["image"]
+    assert back.numpy().dtype == original.dtype == np.uint16
+    np.testing.assert_array_equal(back.numpy()[0], original)
