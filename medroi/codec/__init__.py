@@ -27,7 +27,7 @@ SUPPORTED_DTYPES = ("uint8", "int8", "uint16", "int16", "uint32", "int32")
 MAX_BOUND = 1 << 16
 MAX_DIM = 1 << 16
 MAX_VOXELS = 1 << 31
-DEFAULT_GOP = 16
+DEFAULT_GOP = 32
 
 __all__ = ["compress", "decompress", "decompress_slice", "read_header", "DecodedImage", "SUPPORTED_DTYPES"]
 
@@ -145,13 +145,16 @@ def compress(
     if network is not None:
         header["predictor"] = {**predictor.identity, "window": list(network.window)}
     chunks = []
-    previous_recon = previous_mask = None
+    history: list[np.ndarray] = []
+    previous_mask = None
     for k in range(slices.shape[0]):
         encoder = Encoder(entropy)
         first_of_group = k % gop == 0
         ref_mask = None if first_of_group else previous_mask
         encode_mask(encoder, masks[k], ref_mask)
-        references = [] if first_of_group else [previous_recon]
+        if first_of_group:
+            history = []
+        references = _temporal_references(history)
         check = 0
         if network is not None:
             network.encode_latent(encoder, k)
@@ -159,8 +162,19 @@ def compress(
             check = zlib.crc32(network.reference(k).astype("<i8").tobytes())
         recon = encode_pixels(encoder, slices[k], masks[k], references, value_range, bounds)
         chunks.append(check.to_bytes(4, "little") + encoder.finish())
-        previous_recon, previous_mask = recon, masks[k]
+        history = [recon] + history[:1]
+        previous_mask = masks[k]
     return container.pack(header, chunks)
+
+
+def _temporal_references(history: list[np.ndarray]) -> list[np.ndarray]:
+    """References from the previous decoded slices of the group (newest first): the last
+    slice, and the linear extrapolation of the last two."""
+    if not history:
+        return []
+    if len(history) == 1:
+        return [history[0]]
+    return [history[0], 2 * history[0] - history[1]]
 
 
 def _validated_header(parsed: container.Container) -> dict:
@@ -223,29 +237,28 @@ class _SliceDecoder:
                     "decode it with that model (--model NAME|PATH)"
                 )
             self.network = predictor.for_decoding(header["predictor"], self.slice_shape, self.entropy)
-        self._cache: tuple[int, np.ndarray, np.ndarray] | None = None
+        self._cache: tuple[int, list[np.ndarray], np.ndarray] | None = None
 
     def decode(self, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Slice ``k`` and its mask (decodes from the start of its group as needed)."""
-        start = (k // self.gop) * self.gop
-        if self._cache is not None and start <= self._cache[0] < k:
-            start = self._cache[0] + 1
-        recon = mask = None
-        if start > (k // self.gop) * self.gop:
-            _, recon, mask = self._cache
+        group_start = (k // self.gop) * self.gop
+        if self._cache is not None and group_start <= self._cache[0] < k:
+            start, history, mask = self._cache[0] + 1, self._cache[1], self._cache[2]
+        else:
+            start, history, mask = group_start, [], None
         for j in range(start, k + 1):
-            first = j % self.gop == 0
-            recon, mask = self._decode_one(j, None if first else recon, None if first else mask)
-            self._cache = (j, recon, mask)
-        return recon, mask
+            recon, mask = self._decode_one(j, history, mask)
+            history = [recon] + history[:1]
+            self._cache = (j, history, mask)
+        return history[0], mask
 
-    def _decode_one(self, k: int, previous_recon, previous_mask):
+    def _decode_one(self, k: int, history: list[np.ndarray], previous_mask):
         chunk = self.parsed.chunk(k)
         if len(chunk) < 4:
             raise CorruptFileError(f"chunk {k} is truncated")
         decoder = Decoder(chunk[4:], self.entropy)
         mask = decode_mask(decoder, self.slice_shape, previous_mask)
-        references = [] if previous_recon is None else [previous_recon]
+        references = _temporal_references(history)
         if self.network is not None:
             reference = self.network.decode_reference(decoder, k)
             if zlib.crc32(reference.astype("<i8").tobytes()) != int.from_bytes(chunk[:4], "little"):

@@ -62,7 +62,7 @@ def table_half_width(k: int) -> int:
 
 
 @functools.lru_cache(maxsize=None)
-def _table_costs() -> list[np.ndarray]:
+def _table_costs() -> np.ndarray:
     """Bits of |value| = 0..MAX under each table (encoder side only: picks the best table)."""
     costs = []
     for k in range(len(THETA_NUMERATORS)):
@@ -74,17 +74,16 @@ def _table_costs() -> list[np.ndarray]:
         cost = np.full(MAX_TABLE_HALF_WIDTH + 2, escape_bits)
         cost[: half_width + 1] = bits_direct
         costs.append(cost)
-    return costs
+    return np.stack(costs)
 
 
 def _best_table_cost(symbols: np.ndarray) -> tuple[int, float]:
     magnitudes = np.minimum(np.abs(symbols), MAX_TABLE_HALF_WIDTH + 1)
     histogram = np.bincount(magnitudes, minlength=MAX_TABLE_HALF_WIDTH + 2)
     nonzero = np.nonzero(histogram)[0]
-    counts = histogram[nonzero]
-    totals = [float(counts @ cost[nonzero]) for cost in _table_costs()]
+    totals = _table_costs()[:, nonzero] @ histogram[nonzero].astype(np.float64)
     best = int(np.argmin(totals))
-    return best, totals[best]
+    return best, float(totals[best])
 
 
 def best_table(symbols: np.ndarray) -> int:
@@ -102,7 +101,7 @@ def best_coding(values: np.ndarray) -> tuple[int, int]:
     spread = int(np.abs(values).mean()) if values.size else 0
     first = max(0, spread.bit_length() - 6)
     best = (0, 0, float("inf"))
-    for shift in range(first, min(MAX_SHIFT, first + 4) + 1):
+    for shift in range(first, min(MAX_SHIFT, first + 2) + 1):
         table, bits = _best_table_cost(values >> shift)
         bits += shift * values.size
         if bits < best[2]:

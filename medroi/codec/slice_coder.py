@@ -75,16 +75,18 @@ def encode_mask(encoder: Encoder, mask: np.ndarray, ref_mask: np.ndarray | None)
     choice = np.zeros(N_MASK_CONTEXTS, dtype=np.int64)
     log_p1 = np.log2(MASK_P1 / 4096.0)
     log_p0 = np.log2(1 - MASK_P1 / 4096.0)
+    totals = np.bincount(all_ctx, minlength=N_MASK_CONTEXTS)
+    ones_per_ctx = np.bincount(all_ctx, weights=all_bits, minlength=N_MASK_CONTEXTS)
     for c in range(N_MASK_CONTEXTS):
-        bits = all_bits[all_ctx == c]
-        ones = int(bits.sum())
-        choice[c] = int(np.argmax(ones * log_p1 + (bits.size - ones) * log_p0))
+        ones = ones_per_ctx[c]
+        choice[c] = int(np.argmax(ones * log_p1 + (totals[c] - ones) * log_p0))
     encoder.add(choice, entropy.uniform(len(MASK_P1)))
     encoder.add(flat[:1], entropy.binary(choice[N_MASK_CONTEXTS - 1]))
     for p, ctx in zip(passes, contexts):
-        bits = flat[p.positions]
-        for c in np.unique(ctx):
-            encoder.add(bits[ctx == c], entropy.binary(choice[c]))
+        order, runs = _groups(ctx)
+        bits = flat[p.positions][order]
+        for c, start, stop in runs:
+            encoder.add(bits[start:stop], entropy.binary(choice[c]))
 
 
 def decode_mask(decoder: Decoder, shape: tuple[int, int], ref_mask: np.ndarray | None) -> np.ndarray:
@@ -100,10 +102,9 @@ def decode_mask(decoder: Decoder, shape: tuple[int, int], ref_mask: np.ndarray |
     flat[0] = decoder.read(1, entropy.binary(choice[N_MASK_CONTEXTS - 1]))[0]
     for p in interlace_passes(*shape):
         (ctx,) = _mask_contexts(flat, ref, [p])
+        order, runs = _groups(ctx)
         bits = np.zeros(p.positions.size, dtype=np.int64)
-        for c in np.unique(ctx):
-            where = ctx == c
-            bits[where] = decoder.read(int(where.sum()), entropy.binary(choice[c]))
+        bits[order] = np.concatenate([decoder.read(stop - start, entropy.binary(choice[c])) for c, start, stop in runs])
         flat[p.positions] = bits
     return flat.reshape(shape).astype(bool)
 
@@ -149,7 +150,9 @@ class _SliceState:
             blended = np.rint(numerator / sum(weights))
         blended = np.clip(blended, lo, hi).astype(np.int64)
         fe = self.final_error
-        activity = g1 + g2 + fe[p.pair1[0]] + fe[p.pair1[1]] + fe[p.pair2[0]] + fe[p.pair2[1]]
+        activity = (g1 + g2) // 2 + fe[p.pair1[0]] + fe[p.pair1[1]] + fe[p.pair2[0]] + fe[p.pair2[1]]
+        for pred in predictions[1:]:  # predictors that disagree flag an uncertain pixel
+            activity = activity + 2 * np.abs(pred - spatial).astype(np.int64)
         return blended, activity, predictions
 
     def first_prediction(self, lo: int, hi: int) -> int:
@@ -162,6 +165,17 @@ class _SliceState:
         self.final_error[positions] = np.abs(values - blended)
         for error, pred in zip(self.errors, predictions):
             error[positions] = np.abs(values - pred.astype(np.int64))
+
+
+def _groups(ctx: np.ndarray) -> tuple[np.ndarray, list[tuple[int, int, int]]]:
+    """A stable order sorting ``ctx``, and (context, start, stop) runs in that order."""
+    order = np.argsort(ctx, kind="stable")
+    counts = np.bincount(ctx)
+    runs, start = [], 0
+    for c in np.nonzero(counts)[0]:
+        runs.append((int(c), start, start + int(counts[c])))
+        start += int(counts[c])
+    return order, runs
 
 
 def _contexts(activity: np.ndarray, step: np.ndarray, in_roi: np.ndarray, split_regions: bool) -> np.ndarray:
@@ -274,14 +288,18 @@ def encode_pixels(
     all_q = np.concatenate([q for _, q in collected]) if collected else np.zeros(0, np.int64)
     tables = np.zeros(N_CONTEXTS + 1, dtype=np.int64)  # 0 = unused, else table + 1
     shifts = np.zeros(N_CONTEXTS + 1, dtype=np.int64)
-    for c in np.unique(all_ctx):
-        table, shifts[c] = entropy.best_coding(all_q[all_ctx == c])
+    order, runs = _groups(all_ctx)
+    ordered = all_q[order]
+    for c, start, stop in runs:
+        table, shifts[c] = entropy.best_coding(ordered[start:stop])
         tables[c] = table + 1
     encoder.add(tables, entropy.uniform(N_TABLES + 1))
     encoder.add(shifts[tables > 0], entropy.uniform(entropy.MAX_SHIFT + 1))
     for ctx, quantized in collected:
-        for c in np.unique(ctx):
-            emit_symbols(encoder, quantized[ctx == c], int(tables[c]) - 1, int(shifts[c]))
+        order, runs = _groups(ctx)
+        ordered = quantized[order]
+        for c, start, stop in runs:
+            emit_symbols(encoder, ordered[start:stop], int(tables[c]) - 1, int(shifts[c]))
     return state.recon.reshape(height, width)
 
 
@@ -309,11 +327,14 @@ def decode_pixels(
 
     def read(ctx: np.ndarray) -> np.ndarray:
         quantized = np.zeros(ctx.size, dtype=np.int64)
-        for c in np.unique(ctx):
+        order, runs = _groups(ctx)
+        parts = []
+        for c, start, stop in runs:
             if tables[c] == 0:
                 raise CorruptFileError("a slice uses an entropy context its table list omits (damaged file)")
-            where = ctx == c
-            quantized[where] = read_symbols(decoder, int(where.sum()), int(tables[c]) - 1, int(shifts[c]))
+            parts.append(read_symbols(decoder, stop - start, int(tables[c]) - 1, int(shifts[c])))
+        if parts:
+            quantized[order] = np.concatenate(parts)
         return quantized
 
     first_pred = state.first_prediction(lo, hi)
