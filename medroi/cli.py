@@ -139,10 +139,12 @@ def _is_tree(path: str) -> bool:
 def _compress(args) -> int:
     from medroi import api
 
-    roi = args.roi or ("mask" if args.roi_mask else "none")
+    tree = _is_tree(args.input)
+    # a tree pairs masks by --mask-pattern, so its default is "mask" (BRATS works out of the box)
+    roi = args.roi or ("mask" if args.roi_mask or tree else "none")
     if roi == "auto" and args.roi_mask:
         raise SystemExit("medroi: error: --roi auto and --roi-mask exclude each other")
-    if _is_tree(args.input):
+    if tree:
         from medroi import batch
 
         summary = batch.compress_tree(
