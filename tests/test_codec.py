@@ -105,3 +105,15 @@ def test_bad_settings_are_refused():
         codec.compress(image, roi, roi_max_error=-1)
     with pytest.raises(InvalidImageError):
         codec.compress(image, roi, nroi_max_error=None)  # AE-only needs a network
+
+
+def test_constant_slices_round_trip_exactly():
+    image, roi = _phantom((24, 20, 6), np.int16, seed=5)
+    image[:, :, 0] = 0
+    image[:, :, 3] = 1234
+    roi[:, :, :] = False
+    roi[:, :, 4] = True
+    data = codec.compress(image, roi, 0, 3)
+    decoded = codec.decompress(data)
+    assert np.array_equal(decoded.array[:, :, [0, 3]], image[:, :, [0, 3]])
+    _check_bounds(image, decoded.array, roi, 0, 3)

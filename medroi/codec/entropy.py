@@ -101,7 +101,7 @@ def best_coding(values: np.ndarray) -> tuple[int, int]:
     spread = int(np.abs(values).mean()) if values.size else 0
     first = max(0, spread.bit_length() - 6)
     best = (0, 0, float("inf"))
-    for shift in range(first, min(MAX_SHIFT, first + 2) + 1):
+    for shift in range(first, min(MAX_SHIFT, first + 1) + 1):
         table, bits = _best_table_cost(values >> shift)
         bits += shift * values.size
         if bits < best[2]:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from medroi.codec import entropy
+from medroi.codec import entropy, kernels
 from medroi.codec.entropy import Decoder, Encoder
 from medroi.codec.interlace import interlace_passes
 from medroi.errors import CorruptFileError
@@ -118,42 +118,16 @@ class _SliceState:
     def __init__(self, size: int, references: list[np.ndarray]):
         self.recon = np.zeros(size, dtype=np.int64)
         self.references = references
-        self.errors = [np.zeros(size, dtype=np.int64) for _ in range(1 + len(references))]
+        self.refs = np.stack(references) if references else np.zeros((0, size), dtype=np.int64)
+        self.errors = np.zeros((1 + len(references), size), dtype=np.int64)
         self.final_error = np.zeros(size, dtype=np.int64)
 
-    def predict(self, p, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
-        """Blended prediction, activity and each predictor's prediction for a pass."""
-        recon = self.recon
-        a, b = recon[p.pair1[0]], recon[p.pair1[1]]
-        c, d = recon[p.pair2[0]], recon[p.pair2[1]]
-        g1 = np.abs(a - b)
-        g2 = np.abs(c - d)
-        w1 = (g2 + 1).astype(np.float64)
-        w2 = (g1 + 1).astype(np.float64)
-        denominator = 2.0 * (w1 + w2)
-        spatial = np.rint(((a + b) * w1 + (c + d) * w2) / denominator)
-        predictions = [spatial]
-        for ref in self.references:
-            ra, rb, rc, rd = ref[p.pair1[0]], ref[p.pair1[1]], ref[p.pair2[0]], ref[p.pair2[1]]
-            detail = ((a - ra + b - rb) * w1 + (c - rc + d - rd) * w2) / denominator
-            predictions.append(np.rint(ref[p.positions] + detail))
-        if len(predictions) == 1:
-            blended = spatial
-        else:
-            weights = []
-            for error in self.errors:
-                evidence = (
-                    error[p.pair1[0]] + error[p.pair1[1]] + error[p.pair2[0]] + error[p.pair2[1]]
-                ).astype(np.float64)
-                weights.append(1.0 / np.square(evidence + 1.0))
-            numerator = sum(w * pred for w, pred in zip(weights, predictions))
-            blended = np.rint(numerator / sum(weights))
-        blended = np.clip(blended, lo, hi).astype(np.int64)
-        fe = self.final_error
-        activity = (g1 + g2) // 2 + fe[p.pair1[0]] + fe[p.pair1[1]] + fe[p.pair2[0]] + fe[p.pair2[1]]
-        for pred in predictions[1:]:  # predictors that disagree flag an uncertain pixel
-            activity = activity + 2 * np.abs(pred - spatial).astype(np.int64)
-        return blended, activity, predictions
+    def predict(self, p, lo: int, hi: int, steps: np.ndarray, in_roi: np.ndarray, split: bool):
+        """Blended prediction, each predictor's prediction and the context of every pixel of a pass."""
+        return kernels.predict_pass(
+            self.recon, self.refs, self.errors, self.final_error, p.positions, p.pair1[0], p.pair1[1],
+            p.pair2[0], p.pair2[1], lo, hi, ACTIVITY_THRESHOLDS, steps, in_roi, split, N_ACTIVITY,
+        )
 
     def first_prediction(self, lo: int, hi: int) -> int:
         if self.references:
@@ -161,28 +135,18 @@ class _SliceState:
         return (lo + hi) // 2
 
     def store(self, positions: np.ndarray, values: np.ndarray, blended: np.ndarray, predictions) -> None:
-        self.recon[positions] = values
-        self.final_error[positions] = np.abs(values - blended)
-        for error, pred in zip(self.errors, predictions):
-            error[positions] = np.abs(values - pred.astype(np.int64))
+        kernels.store_pass(self.recon, self.errors, self.final_error, positions, values, blended, predictions)
 
 
 def _groups(ctx: np.ndarray) -> tuple[np.ndarray, list[tuple[int, int, int]]]:
     """A stable order sorting ``ctx``, and (context, start, stop) runs in that order."""
-    order = np.argsort(ctx, kind="stable")
+    order = np.argsort(ctx.astype(np.int16), kind="stable")  # radix sort on small ints
     counts = np.bincount(ctx)
     runs, start = [], 0
     for c in np.nonzero(counts)[0]:
         runs.append((int(c), start, start + int(counts[c])))
         start += int(counts[c])
     return order, runs
-
-
-def _contexts(activity: np.ndarray, step: np.ndarray, in_roi: np.ndarray, split_regions: bool) -> np.ndarray:
-    bucket = np.searchsorted(ACTIVITY_THRESHOLDS, activity // step, side="right")
-    if split_regions:
-        bucket = bucket + N_ACTIVITY * in_roi
-    return bucket
 
 
 def _quantize(residual: np.ndarray, bound: np.ndarray) -> np.ndarray:
@@ -235,6 +199,21 @@ def read_symbols(decoder: Decoder, count: int, table: int, shift: int = 0) -> np
     return values
 
 
+def _emit_value(encoder: Encoder, value: int, limit: int) -> None:
+    """Code one integer in [0, limit] uniformly, 16 bits at a time."""
+    for shift in range(0, max(limit, 1).bit_length(), 16):
+        encoder.add(np.array([(value >> shift) & 0xFFFF]), entropy.uniform(1 << 16))
+
+
+def _read_value(decoder: Decoder, limit: int) -> int:
+    value = 0
+    for shift in range(0, max(limit, 1).bit_length(), 16):
+        value |= int(decoder.read(1, entropy.uniform(1 << 16))[0]) << shift
+    if value > limit:
+        raise CorruptFileError("a slice's constant value lies outside the image's range (damaged file)")
+    return value
+
+
 def _bound_maps(roi_mask_flat: np.ndarray, bounds: Bounds) -> tuple[np.ndarray, np.ndarray]:
     """Per-pixel bound and whether the pixel is coded at all (AE-only NROI is not)."""
     roi = 0 if bounds.roi is None else bounds.roi
@@ -259,6 +238,11 @@ def encode_pixels(
     mask_flat = roi_mask.ravel().astype(bool)
     bound, coded = _bound_maps(mask_flat, bounds)
     refs = [r.ravel().astype(np.int64) for r in references]
+    constant = coded.all() and x.size > 1 and bool((x == x[0]).all())
+    encoder.add(np.array([int(constant)]), entropy.uniform(2))
+    if constant:  # e.g. the empty slices above and below a skull-stripped brain: a few bits
+        _emit_value(encoder, int(x[0]) - lo, hi - lo)
+        return x.reshape(height, width).copy()
     state = _SliceState(x.size, refs)
     split = bounds.roi != bounds.nroi
     if not coded.all():
@@ -273,14 +257,13 @@ def encode_pixels(
         collected.append((np.array([N_CONTEXTS]), q0))
     for p in interlace_passes(height, width):
         keep = coded[p.positions]
-        blended, activity, predictions = state.predict(p, lo, hi)
         positions = p.positions
         step = 2 * bound[positions] + 1
+        blended, predictions, ctx = state.predict(p, lo, hi, step, mask_flat[positions], split)
         quantized = _quantize(x[positions] - blended, bound[positions])
         recon = np.clip(blended + quantized * step, lo, hi)
         recon = np.where(keep, recon, state.recon[positions])
         state.store(positions, recon, blended, predictions)
-        ctx = _contexts(activity, step, mask_flat[positions], split)
         collected.append((ctx[keep], quantized[keep]))
 
     # choose one table per context over the whole slice, then emit in decode order
@@ -317,6 +300,10 @@ def decode_pixels(
     mask_flat = roi_mask.ravel().astype(bool)
     bound, coded = _bound_maps(mask_flat, bounds)
     refs = [r.ravel().astype(np.int64) for r in references]
+    if decoder.read(1, entropy.uniform(2))[0]:
+        if not coded.all():
+            raise CorruptFileError("a constant-slice flag in a slice with uncoded pixels (damaged file)")
+        return np.full((height, width), lo + _read_value(decoder, hi - lo), dtype=np.int64)
     state = _SliceState(height * width, refs)
     split = bounds.roi != bounds.nroi
     if not coded.all():
@@ -343,10 +330,9 @@ def decode_pixels(
         state.recon[0] = np.clip(first_pred + q0[0] * (2 * bound[0] + 1), lo, hi)
     for p in interlace_passes(height, width):
         keep = coded[p.positions]
-        blended, activity, predictions = state.predict(p, lo, hi)
         positions = p.positions
         step = 2 * bound[positions] + 1
-        ctx = _contexts(activity, step, mask_flat[positions], split)
+        blended, predictions, ctx = state.predict(p, lo, hi, step, mask_flat[positions], split)
         quantized = np.zeros(positions.size, dtype=np.int64)
         quantized[keep] = read(ctx[keep])
         recon = np.clip(blended + quantized * step, lo, hi)

@@ -1,0 +1,97 @@
+"""Compiled per-pass kernels (numba): prediction, contexts and error bookkeeping.
+
+Why compiled: these loops touch ~30 neighbour values per pixel; as numpy expressions they
+took ~40 % of coding time (benchmarks/bench_codec_speed.py). Integer arithmetic only, so
+the encoder and any decoder compute identical predictions on every machine.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+# Blend weights are WEIGHT_ONE / (evidence + 1)**2, evidence = summed neighbour errors.
+WEIGHT_ONE = 1 << 24
+
+
+@numba.njit(cache=True, nogil=True)
+def _round_div(numerator: np.int64, denominator: np.int64) -> np.int64:
+    """round(numerator / denominator) for denominator > 0, ties to even (unbiased)."""
+    quotient = numerator // denominator
+    twice_remainder = 2 * (numerator - quotient * denominator)
+    if twice_remainder > denominator or (twice_remainder == denominator and quotient % 2 == 1):
+        quotient += 1
+    return quotient
+
+
+@numba.njit(cache=True, nogil=True)
+def predict_pass(recon, refs, errors, final_error, positions, p1a, p1b, p2a, p2b, lo, hi, thresholds,
+                 steps, in_roi, split_regions, n_activity):
+    """Blended prediction, each predictor's prediction and the entropy context of a pass.
+
+    Predictors: edge-directed interpolation of the slice itself, and per reference image
+    that reference plus the interpolated difference (decoded - reference) around the pixel.
+    """
+    n = positions.size
+    n_refs = refs.shape[0]
+    n_pred = 1 + n_refs
+    blended = np.empty(n, np.int64)
+    predictions = np.empty((n_pred, n), np.int64)
+    contexts = np.empty(n, np.int64)
+    for i in range(n):
+        ia, ib, ic, id_ = p1a[i], p1b[i], p2a[i], p2b[i]
+        a, b, c, d = recon[ia], recon[ib], recon[ic], recon[id_]
+        g1 = abs(a - b)
+        g2 = abs(c - d)
+        w1 = g2 + 1
+        w2 = g1 + 1
+        den = 2 * (w1 + w2)
+        spatial = _round_div((a + b) * w1 + (c + d) * w2, den)
+        predictions[0, i] = spatial
+        disagreement = 0
+        for r in range(n_refs):
+            ref = refs[r]
+            detail = (a - ref[ia] + b - ref[ib]) * w1 + (c - ref[ic] + d - ref[id_]) * w2
+            pred = ref[positions[i]] + _round_div(detail, den)
+            predictions[1 + r, i] = pred
+            disagreement += abs(pred - spatial)
+        if n_pred == 1:
+            value = spatial
+        else:
+            numerator = 0
+            total = 0
+            for k in range(n_pred):
+                err = errors[k]
+                evidence = err[ia] + err[ib] + err[ic] + err[id_] + 1
+                weight = WEIGHT_ONE // (evidence * evidence)
+                if weight < 1:
+                    weight = 1
+                numerator += weight * predictions[k, i]
+                total += weight
+            value = _round_div(numerator, total)
+        if value < lo:
+            value = lo
+        elif value > hi:
+            value = hi
+        blended[i] = value
+        activity = (g1 + g2) // 2 + final_error[ia] + final_error[ib] + final_error[ic] + final_error[id_]
+        activity = (activity + 2 * disagreement) // steps[i]
+        bucket = 0
+        while bucket < thresholds.size and activity >= thresholds[bucket]:
+            bucket += 1
+        if split_regions and in_roi[i]:
+            bucket += n_activity
+        contexts[i] = bucket
+    return blended, predictions, contexts
+
+
+@numba.njit(cache=True, nogil=True)
+def store_pass(recon, errors, final_error, positions, values, blended, predictions):
+    """Write a pass's decoded values and each predictor's absolute error."""
+    for i in range(positions.size):
+        j = positions[i]
+        v = values[i]
+        recon[j] = v
+        final_error[j] = abs(v - blended[i])
+        for k in range(errors.shape[0]):
+            errors[k, j] = abs(v - predictions[k, i])
