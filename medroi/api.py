@@ -231,6 +231,39 @@ def evaluate_files(
     return report
 
 
+def preview_file(
+    mroi_path: str | os.PathLike,
+    output_path: str | os.PathLike,
+    *,
+    original_path: str | os.PathLike | None = None,
+    slice_index: int | None = None,
+    force: bool = False,
+) -> dict:
+    """Write a PNG of one slice: original, reconstruction, error map (with bounds), ROI outline."""
+    from medroi import codec
+    from medroi.fsutil import atomic_output
+    from medroi.io import read_image
+    from medroi.preview import save_preview
+
+    data = _read_mroi(mroi_path)
+    header = codec.read_header(data)
+    predictor = None
+    if header["predictor"].get("kind") == "network":
+        predictor = load_network(header["predictor"].get("name"), "mroi")
+    decoded = codec.decompress(data, predictor=predictor)
+    original = decoded.array if original_path is None else read_image(original_path).array
+    if original.shape != decoded.array.shape:
+        raise InvalidImageError(f"original {original.shape} and decoded {decoded.array.shape} shapes differ")
+    if slice_index is not None and decoded.array.ndim == 3 and not 0 <= slice_index < decoded.array.shape[-1]:
+        raise InvalidImageError(f"slice {slice_index} does not exist (the volume has {decoded.array.shape[-1]})")
+    with atomic_output(output_path, force) as tmp:
+        save_preview(original, decoded.array, decoded.roi_mask, tmp.with_suffix(".png"),
+                     (header["roi_max_error"], header["nroi_max_error"]), slice_index,
+                     title=f"{Path(str(mroi_path)).name}")
+        os.replace(tmp.with_suffix(".png"), tmp)
+    return {"input": str(mroi_path), "output": str(output_path), "original": original_path is not None}
+
+
 def _read_any(path: str | os.PathLike) -> np.ndarray:
     """Pixels of an image file, or of a .mroi file (decoded)."""
     if str(path).endswith(".mroi"):

@@ -88,6 +88,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--roi-labels", type=_labels)
     p.add_argument("--json", action="store_true")
 
+    p = sub.add_parser("preview", help="PNG of original, reconstruction, error map and ROI outline")
+    p.add_argument("input", help="a .mroi file")
+    p.add_argument("--original", help="the original image (for the error map); without it the error map is empty")
+    p.add_argument("-o", "--output", required=True, help="output .png")
+    p.add_argument("--slice", type=int, help="slice index of a volume (default: the slice with the largest ROI)")
+    p.add_argument("--force", action="store_true")
+
+    p = sub.add_parser("bench", help="run a benchmark script of benchmarks/ (source checkout)")
+    p.add_argument("script", choices=("codecs", "batch", "speed", "alpha", "startup"), help="which benchmark")
+    p.add_argument("args", nargs=argparse.REMAINDER, help="arguments passed to the script")
+
     p = sub.add_parser("demo", help="compress and decompress a real image shipped with a dependency")
     p.add_argument("-o", "--output-dir", default="medroi-demo", help="where to write the demo files")
     p.add_argument("--json", action="store_true")
@@ -211,7 +222,30 @@ def _demo(args) -> int:
     return 0
 
 
-COMMANDS = {"compress": _compress, "decompress": _decompress, "info": _info, "evaluate": _evaluate, "demo": _demo}
+def _preview(args) -> int:
+    from medroi import api
+
+    _print(api.preview_file(args.input, args.output, original_path=args.original, slice_index=args.slice,
+                            force=args.force), False)
+    return 0
+
+
+def _bench(args) -> int:
+    import runpy
+    from pathlib import Path
+
+    from medroi.errors import InputNotFoundError
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / f"bench_{args.script}.py"
+    if not script.is_file():
+        raise InputNotFoundError(f"{script} not found: medroi bench runs from a source checkout (pip install -e .)")
+    sys.argv = [str(script), *args.args]
+    runpy.run_path(str(script), run_name="__main__")
+    return 0
+
+
+COMMANDS = {"compress": _compress, "decompress": _decompress, "info": _info, "evaluate": _evaluate, "demo": _demo,
+            "preview": _preview, "bench": _bench}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
