@@ -72,7 +72,7 @@ def test_eval_forward_matches_encode_decode_with_predicted_prob():
     net = small_net().eval()
     x = torch.rand(2, 1, 64, 64)
     logits, recon, latent = net(x)
-    code = net.encode(x, torch.sigmoid(logits))
+    code = net.encode(x, (torch.sigmoid(logits) > 0.5).float())
     assert torch.equal(code.float(), latent)
     assert torch.allclose(net.decode(code), recon)
 
@@ -89,3 +89,42 @@ def test_torchscript_matches_eager():
     assert torch.allclose(scripted.decode(code), net.decode(code), atol=1e-6)
     for a, b in zip(scripted(x), net(x)):
         assert torch.allclose(a, b, atol=1e-6)
+
+
+def test_runtime_loads_scripted_model_without_monai(tmp_path):
+    import subprocess
+    import sys
+
+    import numpy as np
+
+    torch.manual_seed(3)
+    net = small_net().eval()
+    path = tmp_path / "mymodel" / "models" / "model.ts"
+    path.parent.mkdir(parents=True)
+    torch.jit.script(net).save(str(path))
+    code = (
+        "import sys, numpy as np\n"
+        "from medroi.networks.runtime import load_model\n"
+        f"p = load_model({str(path.parent.parent)!r}, 'nifti')\n"
+        "u = np.random.default_rng(0).random((3, 32, 40), dtype=np.float32)\n"
+        "lat = p.model.encode(u, u > 0.5)\n"
+        "rec = p.model.decode(lat)\n"
+        "prob = p.model.segment(u)\n"
+        "assert lat.dtype == np.int32 and lat.shape == (3, 4, 5), lat.shape\n"
+        "assert rec.dtype == np.float32 and rec.shape == (3, 32, 40)\n"
+        "assert prob.dtype == np.float32 and prob.shape == (3, 32, 40)\n"
+        "vol = (u.transpose(1, 2, 0) * 900).astype(np.int16)[:30, :37]\n"
+        "m = p.segment_volume(vol)\n"
+        "assert m.dtype == bool and m.shape == vol.shape\n"
+        "assert p.identity['name'] == 'mymodel' and len(p.identity['sha256']) == 64\n"
+        "np.save(sys.argv[1], rec)\n"
+        "print('monai' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "rec.npy")], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "False"  # the codec path never imports monai
+    u = np.random.default_rng(0).random((3, 32, 40), dtype=np.float32)
+    x = torch.from_numpy(u)[:, None]
+    with torch.no_grad():
+        eager = net.decode(net.encode(x, (x > 0.5).float()))[:, 0].numpy()
+    np.testing.assert_allclose(np.load(tmp_path / "rec.npy"), eager, atol=1e-5)

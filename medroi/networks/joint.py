@@ -90,8 +90,8 @@ class JointNet(nn.Module):
     ``forward(image)`` (training and MONAI inferers) returns ``(seg_logits, recon, latent)``:
     seg logits [N,1,H,W], reconstruction in [0,1] [N,1,H,W] and the quantized (noisy in
     training) latent [N,1,H/8,W/8]. In ``forward`` the autoencoder is conditioned on the
-    U-Net's probability; ``encode`` takes the mask explicitly (a given ROI mask or the
-    U-Net's).
+    U-Net's mask (probability > 0.5, straight-through gradient); ``encode`` takes the mask
+    explicitly (a given ROI mask or the U-Net's).
     """
 
     def __init__(
@@ -164,7 +164,10 @@ class JointNet(nn.Module):
         self._check(image)
         logits = self.seg(image)
         prob = torch.sigmoid(logits)
-        y = self.ae.encode_continuous(torch.cat([image, prob], dim=1))
+        # the codec stores a binary mask (prob > 0.5, or the user's): condition on the same,
+        # with a straight-through gradient to the U-Net for joint fine-tuning
+        mask = (prob > 0.5).to(prob.dtype) + prob - prob.detach()
+        y = self.ae.encode_continuous(torch.cat([image, mask], dim=1))
         latent = self._quantize(y)
         recon = self.ae.decode_continuous(latent)
         return logits, recon, latent

@@ -193,11 +193,109 @@ class SliceDataset(Dataset):
                 "roi": torch.from_numpy(np.ascontiguousarray(roi))[None]}
 
 
+def _plain(t) -> torch.Tensor:
+    return t.as_tensor() if hasattr(t, "as_tensor") else torch.as_tensor(t)
+
+
 def prepare_batch(batchdata, device=None, non_blocking: bool = False, **kwargs):
-    """MONAI engine ``prepare_batch``: inputs = image; targets = {"image", "roi"} for JointLoss."""
-    image = batchdata["image"].to(device=device, non_blocking=non_blocking)
-    roi = batchdata["roi"].to(device=device, non_blocking=non_blocking)
+    """MONAI engine ``prepare_batch``: inputs = image (float32); targets = {"image", "roi"} for
+    :class:`medroi.losses.JointLoss`. The ROI is read from "roi", else "label"."""
+    image = _plain(batchdata["image"]).to(device=device, dtype=torch.float32, non_blocking=non_blocking)
+    roi = batchdata["roi"] if "roi" in batchdata else batchdata["label"]
+    roi = _plain(roi).to(device=device, dtype=torch.float32, non_blocking=non_blocking)
     return image, {"image": image, "roi": roi}
+
+
+# ----------------------------------------------------------------------------- bundle glue
+def brats_datalist(data_root=None, split: str = "train", modalities: Sequence[str] = BRATS_MODALITIES,
+                   n_val: int = 2) -> List[Dict[str, str]]:
+    """{"image": modality path, "label": seg path, "case", "modality"} per case and modality
+    (each modality is a separate single-channel sample), from ``medroi.data.brats_cases``."""
+    from medroi.data import brats_cases as _cases
+
+    return [{"image": c[m], "label": c["seg"], "case": c["case"], "modality": m}
+            for c in _cases(data_root, split, n_val) for m in modalities]
+
+
+def xray_datalist(data_root=None, split: str = "train", n_val: int = 4) -> List[Dict[str, str]]:
+    """{"image", "label" (lung mask), "name"} from ``medroi.data.xray_cases``."""
+    from medroi.data import xray_cases as _cases
+
+    return [{"image": c["image"], "label": c["mask"], "name": c["name"]} for c in _cases(data_root, split, n_val)]
+
+
+def load_pipeline(path: str | Path, id: str = "preprocessing", **overrides) -> list:
+    """The parsed transform list ``id`` of a top-level ``transforms/*.yaml`` file."""
+    from monai.bundle import ConfigParser
+
+    parser = ConfigParser()
+    parser.read_config(str(path))
+    for key, value in overrides.items():
+        parser[key] = value
+    return list(parser.get_parsed_content(id))
+
+
+class VolumeSliceInferer:
+    """MONAI-style inferer for :class:`JointNet` on 2D [N,1,H,W] or volumes [N,1,H,W,D]:
+    volumes are run slice by slice (``sw_batch_size`` slices at a time) and the three outputs
+    are stacked back along the last axis."""
+
+    def __init__(self, sw_batch_size: int = 16):
+        self.sw_batch_size = int(sw_batch_size)
+
+    def __call__(self, inputs: torch.Tensor, network, *args, **kwargs):
+        inputs = _plain(inputs)
+        if inputs.dim() == 4:
+            return network(inputs)
+        n, c, h, w, d = inputs.shape
+        flat = inputs.permute(0, 4, 1, 2, 3).reshape(n * d, c, h, w)
+        outs = [network(flat[s:s + self.sw_batch_size]) for s in range(0, n * d, self.sw_batch_size)]
+        return tuple(torch.cat([o[k] for o in outs]).reshape(n, d, *outs[0][k].shape[1:]).permute(0, 2, 3, 4, 1)
+                     for k in range(len(outs[0])))
+
+
+def _pred_target(output):
+    if isinstance(output, list):  # decollated
+        raise TypeError("use the metrics on batched engine output (no decollating postprocessing)")
+    pred, target = output["pred"], output["label"]
+    roi = target["roi"] if isinstance(target, dict) else target
+    image = target["image"] if isinstance(target, dict) else output["image"]
+    return pred, image, roi
+
+
+def seg_output_transform(output):
+    """Engine output -> (binary prediction, ROI) for MONAI metrics such as MeanDice."""
+    pred, _, roi = _pred_target(output)
+    return (torch.sigmoid(pred[0]) > 0.5).float(), roi.float()
+
+
+class RegionPSNR:
+    """ignite metric factory: PSNR (MAX = 1 on the unit scale) of the reconstruction inside
+    (``region="roi"``) or outside (``"nroi"``) the true ROI, pooled over all pixels seen."""
+
+    def __new__(cls, region: str = "roi"):
+        from ignite.metrics import Metric
+
+        class _RegionPSNR(Metric):
+            def reset(self):
+                self.sse, self.n = 0.0, 0
+
+            def update(self, output):
+                pred, image, roi = _pred_target(output)
+                m = roi > 0.5 if region == "roi" else roi <= 0.5
+                err = (pred[1].detach().float() - image.float()) ** 2
+                self.sse += float(err[m].sum())
+                self.n += int(m.sum())
+
+            def compute(self):
+                return _psnr(self.sse / self.n) if self.n else float("nan")
+
+            def iteration_completed(self, engine):  # the output is a dict of our own layout
+                self.update(self._output_transform(engine.state.output))
+
+        if region not in ("roi", "nroi"):
+            raise ValueError("region must be 'roi' or 'nroi'")
+        return _RegionPSNR()
 
 
 # ----------------------------------------------------------------------------- stages
