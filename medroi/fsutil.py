@@ -38,6 +38,8 @@ def atomic_output(path: str | os.PathLike, force: bool = False, directory: bool 
         tmp = Path(name)
     try:
         yield tmp
+        # mkstemp/mkdtemp create private (0600/0700) entries: give the output the usual mode
+        os.chmod(tmp, (0o777 if tmp.is_dir() else 0o666) & ~_umask())
         if directory and path.is_dir():
             shutil.rmtree(path)
         os.replace(tmp, path)
@@ -48,6 +50,12 @@ def atomic_output(path: str | os.PathLike, force: bool = False, directory: bool 
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes, force: bool = False) -> Path:

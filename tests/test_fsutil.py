@@ -22,3 +22,13 @@ def test_failed_write_leaves_nothing_behind(tmp_path):
             tmp.write_bytes(b"partial")
             raise RuntimeError("killed half-way")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_outputs_get_the_usual_permissions(tmp_path):
+    import os
+    import stat
+
+    target = atomic_write_bytes(tmp_path / "c.bin", b"x")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert stat.S_IMODE(target.stat().st_mode) == 0o666 & ~mask
