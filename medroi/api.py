@@ -46,6 +46,26 @@ def load_network(model: str | None, image_format: str):
     return load_model(model, image_format)
 
 
+class _SliceBar:
+    """A tqdm bar over slices on stderr, created on the first call (only for volumes)."""
+
+    def __init__(self, label: str, enabled: bool):
+        self.label, self.enabled, self.bar = label, enabled, None
+
+    def __call__(self, done: int, total: int) -> None:
+        if not self.enabled or total < 2:
+            return
+        if self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, desc=self.label, unit="slice", leave=False)
+        self.bar.update(done - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
 def compress_file(
     input_path: str | os.PathLike,
     output_path: str | os.PathLike,
@@ -61,6 +81,7 @@ def compress_file(
     force: bool = False,
     frame: int | None = None,
     quantize_step: float | None = None,
+    progress: bool = False,
 ) -> dict:
     """Read a medical image, compress it to ``output_path`` (.mroi, atomic) and report.
 
@@ -88,15 +109,20 @@ def compress_file(
     elif mode != "residual":
         raise InvalidImageError(f"mode must be 'residual' or 'paper', got {mode!r}")
     metadata = {"format": image.format, "name": Path(str(input_path)).name, "source": image.metadata}
-    data = codec.compress(
-        image.array,
-        roi_mask,
-        roi_max_error=roi_max_error,
-        nroi_max_error=nroi_max_error,
-        predictor=predictor,
-        entropy=entropy,
-        metadata=metadata,
-    )
+    bar = _SliceBar("compress", progress)
+    try:
+        data = codec.compress(
+            image.array,
+            roi_mask,
+            roi_max_error=roi_max_error,
+            nroi_max_error=nroi_max_error,
+            predictor=predictor,
+            entropy=entropy,
+            metadata=metadata,
+            progress=bar,
+        )
+    finally:
+        bar.close()
     atomic_write_bytes(output_path, data, force=force)
     raw_bytes = int(image.array.nbytes)
     input_bytes = _input_bytes(input_path)
@@ -135,6 +161,7 @@ def decompress_file(
     mask_out: str | os.PathLike | None = None,
     model: str | None = None,
     force: bool = False,
+    progress: bool = False,
 ) -> dict:
     """Decode a .mroi file and write the image in the format its extension names."""
     from medroi import codec
@@ -149,7 +176,11 @@ def decompress_file(
     predictor = None
     if header["predictor"].get("kind") == "network":
         predictor = load_network(model or header["predictor"].get("name"), "mroi")
-    decoded = codec.decompress(data, predictor=predictor)
+    bar = _SliceBar("decompress", progress)
+    try:
+        decoded = codec.decompress(data, predictor=predictor, progress=bar)
+    finally:
+        bar.close()
     source = decoded.metadata if isinstance(decoded.metadata, dict) else {}
     image = MedicalImage(
         array=decoded.array,

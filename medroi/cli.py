@@ -172,6 +172,7 @@ def _compress(args) -> int:
         args.input, args.output, roi_mask_path=args.roi_mask, roi_labels=args.roi_labels, roi=roi,
         roi_max_error=args.roi_max_error, nroi_max_error=args.nroi_max_error, entropy=args.entropy,
         mode=args.mode, model=args.model, force=args.force, frame=args.frame, quantize_step=args.quantize_step,
+        progress=not args.json and sys.stderr.isatty(),
     )
     _print(result, args.json)
     return 0
@@ -191,7 +192,8 @@ def _decompress(args) -> int:
         )
         _print(summary, args.json)
         return 0 if summary.get("failed", 0) == 0 else 1
-    result = api.decompress_file(args.input, args.output, mask_out=args.mask_out, model=args.model, force=args.force)
+    result = api.decompress_file(args.input, args.output, mask_out=args.mask_out, model=args.model, force=args.force,
+                                 progress=not args.json and sys.stderr.isatty())
     _print(result, args.json)
     return 0
 

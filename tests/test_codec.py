@@ -117,3 +117,13 @@ def test_constant_slices_round_trip_exactly():
     decoded = codec.decompress(data)
     assert np.array_equal(decoded.array[:, :, [0, 3]], image[:, :, [0, 3]])
     _check_bounds(image, decoded.array, roi, 0, 3)
+
+
+def test_progress_is_reported_per_slice():
+    image, roi = _phantom((16, 16, 5), np.int16)
+    seen = []
+    data = codec.compress(image, roi, progress=lambda done, total: seen.append((done, total)))
+    assert seen == [(k, 5) for k in range(1, 6)]
+    seen.clear()
+    codec.decompress(data, progress=lambda done, total: seen.append((done, total)))
+    assert seen == [(k, 5) for k in range(1, 6)]

@@ -11,7 +11,7 @@ A bound of 0 is bit-exact.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -91,6 +91,7 @@ def compress(
     slice_axis: int = -1,
     metadata: dict | None = None,
     gop: int = DEFAULT_GOP,
+    progress: Callable[[int, int], None] | None = None,
 ) -> bytes:
     """Compress a 2D image or 3D volume of integers; returns the .mroi bytes.
 
@@ -105,6 +106,7 @@ def compress(
         metadata: JSON-serializable source metadata to restore the file (``medroi.io``).
         gop: a volume's slices are predicted from the previous slice within groups of this
             many; decoding one slice decodes at most ``gop`` slices.
+        progress: called as ``progress(done, total)`` after each slice (e.g. a progress bar).
     """
     image = _check_image(image)
     roi_bound = _check_bound("roi_max_error", roi_max_error, allow_none=True)
@@ -164,6 +166,8 @@ def compress(
         chunks.append(check.to_bytes(4, "little") + encoder.finish())
         history = [recon] + history[:1]
         previous_mask = masks[k]
+        if progress is not None:
+            progress(k + 1, slices.shape[0])
     return container.pack(header, chunks)
 
 
@@ -278,8 +282,11 @@ def _assemble(header: dict, stack: np.ndarray) -> np.ndarray:
     return np.moveaxis(stack, 0, header["slice_axis"])
 
 
-def decompress(data: bytes, predictor: Predictor | None = None) -> DecodedImage:
-    """Decode .mroi bytes to (array, roi_mask, metadata) at the original shape and dtype."""
+def decompress(
+    data: bytes, predictor: Predictor | None = None, progress: Callable[[int, int], None] | None = None
+) -> DecodedImage:
+    """Decode .mroi bytes to (array, roi_mask, metadata) at the original shape and dtype;
+    ``progress(done, total)`` is called after each slice."""
     decoder = _SliceDecoder(data, predictor)
     header = decoder.header
     n_slices = len(decoder.parsed.index)
@@ -290,6 +297,8 @@ def decompress(data: bytes, predictor: Predictor | None = None) -> DecodedImage:
         recon, mask = decoder.decode(k)
         stack[k] = recon.astype(dtype)
         masks[k] = mask
+        if progress is not None:
+            progress(k + 1, n_slices)
     return DecodedImage(_assemble(header, stack), _assemble(header, masks), dict(header.get("metadata", {})), header)
 
 
