@@ -33,10 +33,10 @@ def predict_pass(recon, refs, errors, final_error, positions, p1a, p1b, p2a, p2b
     that reference plus the interpolated difference (decoded - reference) around the pixel.
     """
     n = positions.size
-    n_refs = refs.shape[0]
+    n_refs = refs.shape[1]
     n_pred = 1 + n_refs
     blended = np.empty(n, np.int64)
-    predictions = np.empty((n_pred, n), np.int64)
+    predictions = np.empty((n, n_pred), np.int64)
     contexts = np.empty(n, np.int64)
     for i in range(n):
         ia, ib, ic, id_ = p1a[i], p1b[i], p2a[i], p2b[i]
@@ -47,13 +47,13 @@ def predict_pass(recon, refs, errors, final_error, positions, p1a, p1b, p2a, p2b
         w2 = g1 + 1
         den = 2 * (w1 + w2)
         spatial = _round_div((a + b) * w1 + (c + d) * w2, den)
-        predictions[0, i] = spatial
+        predictions[i, 0] = spatial
         disagreement = 0
+        j = positions[i]
         for r in range(n_refs):
-            ref = refs[r]
-            detail = (a - ref[ia] + b - ref[ib]) * w1 + (c - ref[ic] + d - ref[id_]) * w2
-            pred = ref[positions[i]] + _round_div(detail, den)
-            predictions[1 + r, i] = pred
+            detail = (a - refs[ia, r] + b - refs[ib, r]) * w1 + (c - refs[ic, r] + d - refs[id_, r]) * w2
+            pred = refs[j, r] + _round_div(detail, den)
+            predictions[i, 1 + r] = pred
             disagreement += abs(pred - spatial)
         if n_pred == 1:
             value = spatial
@@ -61,12 +61,11 @@ def predict_pass(recon, refs, errors, final_error, positions, p1a, p1b, p2a, p2b
             numerator = 0
             total = 0
             for k in range(n_pred):
-                err = errors[k]
-                evidence = err[ia] + err[ib] + err[ic] + err[id_] + 1
+                evidence = errors[ia, k] + errors[ib, k] + errors[ic, k] + errors[id_, k] + 1
                 weight = WEIGHT_ONE // (evidence * evidence)
                 if weight < 1:
                     weight = 1
-                numerator += weight * predictions[k, i]
+                numerator += weight * predictions[i, k]
                 total += weight
             value = _round_div(numerator, total)
         if value < lo:
@@ -87,11 +86,13 @@ def predict_pass(recon, refs, errors, final_error, positions, p1a, p1b, p2a, p2b
 
 @numba.njit(cache=True, nogil=True)
 def store_pass(recon, errors, final_error, positions, values, blended, predictions):
-    """Write a pass's decoded values and each predictor's absolute error."""
+    """Write a pass's decoded values and each predictor's absolute error.
+
+    Arrays are pixel-major ((size, n_predictors)), so a neighbour's errors share a cache line."""
     for i in range(positions.size):
         j = positions[i]
         v = values[i]
         recon[j] = v
         final_error[j] = abs(v - blended[i])
-        for k in range(errors.shape[0]):
-            errors[k, j] = abs(v - predictions[k, i])
+        for k in range(errors.shape[1]):
+            errors[j, k] = abs(v - predictions[i, k])

@@ -118,8 +118,8 @@ class _SliceState:
     def __init__(self, size: int, references: list[np.ndarray]):
         self.recon = np.zeros(size, dtype=np.int64)
         self.references = references
-        self.refs = np.stack(references) if references else np.zeros((0, size), dtype=np.int64)
-        self.errors = np.zeros((1 + len(references), size), dtype=np.int64)
+        self.refs = np.stack(references, axis=1) if references else np.zeros((size, 0), dtype=np.int64)
+        self.errors = np.zeros((size, 1 + len(references)), dtype=np.int64)
         self.final_error = np.zeros(size, dtype=np.int64)
 
     def predict(self, p, lo: int, hi: int, steps: np.ndarray, in_roi: np.ndarray, split: bool):
@@ -157,7 +157,7 @@ def _quantize(residual: np.ndarray, bound: np.ndarray) -> np.ndarray:
 def emit_symbols(encoder: Encoder, values: np.ndarray, table: int, shift: int = 0) -> None:
     """Code integers: ``values >> shift`` with table ``table`` (escapes to a side group),
     then the low ``shift`` bits uniformly."""
-    high = values >> shift
+    high = values >> shift if shift else values
     half = entropy.table_half_width(table)
     escaped = np.abs(high) > half
     symbols = np.where(escaped, 2 * half + 1, high + half)
