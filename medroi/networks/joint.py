@@ -46,12 +46,14 @@ class ConvAutoEncoder(nn.Module):
     is done by :class:`JointNet`.
     """
 
-    def __init__(self, in_channels: int = 2, channels: Sequence[int] = (16, 32, 48, 64), latent_max: float = 31.0):
+    def __init__(self, in_channels: int = 2, channels: Sequence[int] = (16, 32, 48, 64), latent_max: float = 31.0,
+                 latent_gain: float = 8.0):
         super().__init__()
         if len(channels) != 4:
             raise ValueError("channels must give 4 widths (full, 1/2, 1/4, 1/8 resolution)")
         c0, c1, c2, c3 = (int(c) for c in channels)
         self.latent_max = float(latent_max)
+        self.latent_gain = float(latent_gain)
         self.encoder = nn.Sequential(
             _conv(in_channels, c0),
             _conv(c0, c1, stride=2),
@@ -71,11 +73,17 @@ class ConvAutoEncoder(nn.Module):
         )
 
     def encode_continuous(self, x: torch.Tensor) -> torch.Tensor:
-        z = self.encoder(x)
+        # the gain lets the code start well above the +-0.5 quantization noise (cold start)
+        z = self.encoder(x) * self.latent_gain
         return self.latent_max * torch.tanh(z / self.latent_max)
 
     def decode_continuous(self, y: torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(self.decoder(y))
+        # linear output (a sigmoid learns a dark background far too slowly); clamped to
+        # [0, 1] outside training
+        out = self.decoder(y) + 0.5
+        if self.training:
+            return out
+        return torch.clamp(out, 0.0, 1.0)
 
 
 class JointNet(nn.Module):

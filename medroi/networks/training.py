@@ -434,6 +434,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     ap.add_argument("--cache", required=True, help=".npz slice cache (built if missing)")
     ap.add_argument("--out", required=True, help="output state dict (model.pt)")
     ap.add_argument("--init", default=None, help="state dict to start from")
+    ap.add_argument("--reset-ae", action="store_true", help="re-initialize the autoencoder after --init")
     ap.add_argument("--seg-iters", type=int, default=1200)
     ap.add_argument("--ae-iters", type=int, default=2400)
     ap.add_argument("--joint-iters", type=int, default=0)
@@ -473,6 +474,9 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     net = JointNet()
     if args.init:
         load_weights(net, args.init)
+    if args.reset_ae:
+        torch.manual_seed(0)
+        net.ae = type(net.ae)()
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     loss_kwargs = {"alpha": args.alpha, "rate_weight": args.rate_weight, "l1_weight": args.l1_weight}
