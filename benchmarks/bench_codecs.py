@@ -48,7 +48,10 @@ DATA_ROOT = Path(os.environ.get("MEDROI_DATA", REPO.parent / "shared" / "data"))
 BRATS_MODALITIES = ("flair", "t1", "t1ce", "t2")
 BRATS_ROI_LABELS = (1, 2, 4)
 XRAY_ROI_LABELS = (1, 2)
-MEDROI_KS = (0, 4)
+MEDROI_KS = (0, 1, 2, 4, 8)  # medroi with the classical predictor, ROI bound 0
+NET_POINTS = ((0, 0), (0, 4), (0, None), (None, None))  # with the shipped network: (0,0), (0,4), AE-only, paper mode
+PAPER_XRAY_NROI_DB = 45.0  # the paper's X-ray point: ROI exact (56 dB claimed) + NROI >= 45 dB, CR 6.73
+PAPER_XRAY_CR = 6.73
 
 
 # ---------------------------------------------------------------------------------------
@@ -166,6 +169,8 @@ class Stats:
     n_roi: int = 0
     n_nroi: int = 0
     violations: int = 0
+    ssim_sum: float = 0.0  # SSIM (medroi.metrics.ssim, MAX = dynamic range) summed over slices
+    ssim_n: int = 0
     layouts: dict = field(default_factory=dict)
     error: str | None = None
 
@@ -184,6 +189,8 @@ class Stats:
         self.se_nroi += float(np.sum(en.astype(np.float64) ** 2)) / m2
         self.n_roi += er.size
         self.n_nroi += en.size
+        self.ssim_sum += 1.0 if not err.any() else _ssim(orig, dec, max(max_range, 1.0))
+        self.ssim_n += 1
         if (self.roi_bound is not None and mr > self.roi_bound) or (
             self.nroi_bound is not None and mn > self.nroi_bound
         ):
@@ -207,6 +214,7 @@ class Stats:
             "bpp": 8 * self.comp_bytes / self.pixels if ok else None,
             "psnr_roi": self._psnr(self.se_roi, self.n_roi) if ok else None,
             "psnr_nroi": self._psnr(self.se_nroi, self.n_nroi) if ok else None,
+            "ssim": self.ssim_sum / self.ssim_n if ok and self.ssim_n else None,
             "max_err_roi": self.max_roi if ok else None,
             "max_err_nroi": self.max_nroi if ok else None,
             "enc_slices_s": self.slices / self.enc_s if ok and self.enc_s else None,
@@ -220,6 +228,12 @@ class Stats:
             "layouts": self.layouts,
             "error": self.error,
         }
+
+
+def _ssim(orig: np.ndarray, dec: np.ndarray, peak: float) -> float:
+    from medroi.metrics import ssim
+
+    return ssim(orig, dec, peak=peak)
 
 
 def _timed(fn, repeats: int):
@@ -246,7 +260,7 @@ def classical_codecs(dataset: str, quick: bool) -> list[C.Codec]:
     codecs += [C.jpeg2k_codec(p) for p in ((50,) if quick else (40, 50, 60))]
     codecs += [C.jpegls_hybrid_codec(k) for k in nears]
     if dataset == "X-ray":
-        codecs += [C.jpegxl_hybrid_codec(d, effort=7) for d in ((0.5,) if quick else (0.5, 1.0))]
+        codecs += [C.jpegxl_hybrid_codec(d, effort=7) for d in ((0.5,) if quick else (0.5, 1.0, 1.5))]
     return codecs
 
 
@@ -284,15 +298,37 @@ def medroi_status() -> tuple[object | None, str]:
         return None, f"not available ({type(exc).__name__}: {exc})"
 
 
-def run_medroi(mc, units: list[Unit], k: int, repeats: int) -> Stats:
-    st = Stats("medroi", f"(0,{k})", 0, k, k)
+def _bound(b) -> str:
+    return "AE" if b is None else str(b)
+
+
+def network_predictor(dataset: str):
+    """(predictor, status) for the shipped model of ``dataset`` (BRATS bundle for volumes,
+    X-ray bundle for radiographs), loaded with ``medroi.networks.runtime.load_model``."""
+    try:
+        from medroi.networks.runtime import load_model
+
+        pred = load_model(None, "nifti" if dataset == "BRATS" else "png")
+        return pred, f"{pred.model.name} (weights sha256 {pred.model.sha256[:12]})"
+    except Exception as exc:
+        return None, f"not available ({type(exc).__name__}: {exc})"
+
+
+def run_medroi(mc, units: list[Unit], roi_b: int | None, nroi_b: int | None, repeats: int,
+               predictor=None, family: str = "medroi") -> Stats:
+    """medroi.codec on each unit (a BRATS volume in one call), ground-truth ROI as the mask.
+    ``None`` bound = the network's reconstruction alone in that region (needs ``predictor``)."""
+    setting = "paper mode" if roi_b is None and nroi_b is None else f"({_bound(roi_b)},{_bound(nroi_b)})"
+    x = nroi_b if nroi_b is not None else None
+    st = Stats(family, setting, roi_b, nroi_b, x)
     try:
         for u in units:
             rng = float(u.array.max()) - float(u.array.min())
             data, te = _timed(
-                lambda: mc.compress(u.array, roi_mask=u.roi, roi_max_error=0, nroi_max_error=k), repeats
+                lambda: mc.compress(u.array, roi_mask=u.roi, roi_max_error=roi_b, nroi_max_error=nroi_b,
+                                    predictor=predictor), repeats
             )
-            res, td = _timed(lambda: mc.decompress(data), repeats)
+            res, td = _timed(lambda: mc.decompress(data, predictor=predictor), repeats)
             arr = res.array if hasattr(res, "array") else res[0]
             arr = np.asarray(arr)
             for z, (x, roi) in enumerate(u.slices()):
@@ -306,6 +342,55 @@ def run_medroi(mc, units: list[Unit], k: int, repeats: int) -> Stats:
     except Exception as exc:
         st.error = f"{type(exc).__name__}: {exc}"
     return st
+
+
+def _dominates(c: dict, m: dict) -> bool:
+    """Classical row ``c`` gives a higher CR than medroi row ``m`` with at least its measured
+    fidelity (PSNR ROI and NROI >= medroi's, and max errors within medroi's bounds where
+    medroi has a bound)."""
+    if not (c["cr"] and m["cr"]) or c["cr"] <= m["cr"]:
+        return False
+    for key in ("psnr_roi", "psnr_nroi"):
+        if m[key] is not None and not math.isnan(m[key]) and (c[key] is None or c[key] < m[key]):
+            return False
+    for bound, err in (("bound_roi", "max_err_roi"), ("bound_nroi", "max_err_nroi")):
+        if m[bound] is not None and (c[err] is None or c[err] > m[bound]):
+            return False
+    return True
+
+
+def losses(rows: list[dict]) -> list[str]:
+    """One line per medroi operating point that some classical codec beats (from the numbers)."""
+    out = []
+    for m in rows:
+        if not m["codec"].startswith("medroi") or not m["cr"]:
+            continue
+        beaters = [c for c in rows if not c["codec"].startswith("medroi") and _dominates(c, m)]
+        if beaters:
+            best = max(beaters, key=lambda c: c["cr"])
+            out.append(
+                f"{m['codec']} {m['setting']} (CR {m['cr']:.2f}, PSNR ROI/NROI {_f(m['psnr_roi'], '{:.1f}')}/"
+                f"{_f(m['psnr_nroi'], '{:.1f}')}) loses to {len(beaters)} classical setting(s); best: "
+                f"{best['codec']} {best['setting']} at CR {best['cr']:.2f} (PSNR {_f(best['psnr_roi'], '{:.1f}')}/"
+                f"{_f(best['psnr_nroi'], '{:.1f}')}, max err {best['max_err_roi']}/{best['max_err_nroi']})"
+            )
+    return out
+
+
+def paper_point(rows: list[dict]) -> str | None:
+    """The X-ray paper point: ROI exact + NROI >= 45 dB, best CR per family."""
+    ok = [r for r in rows if r["cr"] and r["max_err_roi"] == 0 and r["psnr_nroi"] is not None
+          and r["psnr_nroi"] >= PAPER_XRAY_NROI_DB]
+    if not ok:
+        return None
+    best = {}
+    for r in ok:
+        if r["codec"] not in best or r["cr"] > best[r["codec"]]["cr"]:
+            best[r["codec"]] = r
+    parts = [f"{r['codec']} {r['setting']}: CR {r['cr']:.2f} (NROI {_f(r['psnr_nroi'], '{:.1f}')} dB)"
+             for r in sorted(best.values(), key=lambda r: -r["cr"])]
+    return (f"Paper's X-ray point (ROI exact, NROI PSNR >= {PAPER_XRAY_NROI_DB:g} dB; the paper prints CR "
+            f"{PAPER_XRAY_CR} with ROI 56.07 dB, i.e. not exact), best CR per codec on these X-rays: " + "; ".join(parts) + ".")
 
 
 # ---------------------------------------------------------------------------------------
@@ -359,7 +444,8 @@ def write_markdown(path: Path, meta: dict, results: dict) -> None:
         f"- date: {meta['date']}; git {meta['git']}",
         f"- machine: {meta['machine']} (shared with other jobs: speeds are noisy; best of {meta['repeats']} per slice)",
         f"- versions: {', '.join(f'{k} {v}' for k, v in meta['versions'].items())}",
-        f"- medroi: {meta['medroi']}",
+        f"- medroi: {meta['medroi']}; network predictor: "
+        + (", ".join(f"{k}: {v}" for k, v in meta.get("network", {}).items()) or "-"),
         "",
         "CR = raw native bytes (rows x cols x itemsize, summed over slices) / compressed bytes "
         "(classical wrappers include a 4-8 byte header: dtype, offset, shape). PSNR with MAX = "
@@ -369,14 +455,18 @@ def write_markdown(path: Path, meta: dict, results: dict) -> None:
         "smaller of layout (a) whole image + exact ROI residual (zero-order ANS, stored "
         "histogram) + mask, and (b) lossless ROI bounding box + ROI-filled image + mask; "
         "mask = smaller of 1-bit JPEG-LS and zlib(packbits). Speeds: single thread, per "
-        "slice/image, codec call only (no file I/O).",
+        "slice/image, codec call only (no file I/O). SSIM = medroi.metrics.ssim (7 x 7 uniform window, "
+        "MAX = dynamic range), mean over slices/images. medroi rows: `medroi` = classical predictor "
+        "(ROI 0, NROI k); `medroi+net` = the shipped network predictor at (0,0), (0,4), (0,AE) = NROI "
+        "the autoencoder's reconstruction alone, and paper mode = latent + mask only (both regions AE); "
+        "the ground-truth ROI is the stored mask for every medroi row.",
         "",
     ]
     for ds, info in results.items():
         L += [f"## {ds}", "", info["description"], ""]
         L += [
-            "| codec | setting | bound ROI/NROI | CR | bpp | PSNR ROI | PSNR NROI | max err ROI | max err NROI | enc slices/s | dec slices/s | enc Mpx/s | dec Mpx/s | notes |",
-            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+            "| codec | setting | bound ROI/NROI | CR | bpp | PSNR ROI | PSNR NROI | SSIM | max err ROI | max err NROI | enc slices/s | dec slices/s | enc Mpx/s | dec Mpx/s | notes |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for r in info["rows"]:
             b = f"{_f(r['bound_roi'], '{}')}/{_f(r['bound_nroi'], '{}')}"
@@ -389,10 +479,18 @@ def write_markdown(path: Path, meta: dict, results: dict) -> None:
                 notes.append("layout " + ", ".join(f"{k}: {v}" for k, v in sorted(r["layouts"].items())) + " ROI slices")
             L.append(
                 f"| {r['codec']} | {r['setting']} | {b} | {_f(r['cr'])} | {_f(r['bpp'], '{:.3f}')} | "
-                f"{_f(r['psnr_roi'], '{:.1f}')} | {_f(r['psnr_nroi'], '{:.1f}')} | {_f(r['max_err_roi'], '{}')} | "
+                f"{_f(r['psnr_roi'], '{:.1f}')} | {_f(r['psnr_nroi'], '{:.1f}')} | {_f(r.get('ssim'), '{:.4f}')} | "
+                f"{_f(r['max_err_roi'], '{}')} | "
                 f"{_f(r['max_err_nroi'], '{}')} | {_f(r['enc_slices_s'], '{:.1f}')} | {_f(r['dec_slices_s'], '{:.1f}')} | "
                 f"{_f(r['enc_mpx_s'], '{:.2f}')} | {_f(r['dec_mpx_s'], '{:.2f}')} | {'; '.join(notes)} |"
             )
+        L.append("")
+        if info.get("paper_point"):
+            L += [info["paper_point"], ""]
+        lost = info.get("losses", [])
+        L += ["**Where medroi loses** (a classical setting reaches a higher CR with PSNR ROI and NROI at least "
+              "medroi's and max errors within medroi's bounds; generated from the numbers above):", ""]
+        L += [f"- {x}" for x in lost] if lost else ["- none at the measured points"]
         L.append("")
     L += ["![NROI PSNR vs CR; CR at (0,0) and (0,4)](" + meta["plot"] + ")", ""]
     path.write_text("\n".join(L))
@@ -432,12 +530,17 @@ def write_plot(path: Path, results: dict) -> None:
             line = ax.plot(xs, ys, "-", label=fam)[0]
             for x, y, e in pts:
                 ax.plot(x, y, "o", color=line.get_color(), mfc=line.get_color() if e else "white")
+            if fam.startswith("medroi"):  # ROI fidelity written next to medroi's lossy-ROI points
+                for r in rows:
+                    if r["codec"] == fam and r["bound_roi"] != 0 and r["psnr_roi"] is not None:
+                        ax.annotate(f"ROI {r['psnr_roi']:.1f} dB", (r["cr"], r["psnr_nroi"]), fontsize=7,
+                                    xytext=(4, -10), textcoords="offset points", color=line.get_color())
         ax.axhline(top, color="grey", lw=0.5, ls=":")
         ax.text(ax.get_xlim()[0] if False else min(r["cr"] for r in rows), top + 0.5, "lossless (inf)", fontsize=8)
         ax.set_xscale("log")
         ax.set_xlabel("compression ratio (raw native bytes / compressed)")
         ax.set_ylabel("NROI PSNR [dB], MAX = dynamic range")
-        ax.set_title(f"{ds}: NROI PSNR vs CR (filled = ROI exact)")
+        ax.set_title(f"{ds}: NROI PSNR vs CR (filled = ROI exact, hollow = ROI lossy)")
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=7)
 
@@ -451,10 +554,11 @@ def write_plot(path: Path, results: dict) -> None:
             ("JPEG-LS NEAR=4\n(ROI not exact)", _find(rows, "JPEG-LS", "NEAR=4")),
             ("Hybrid\nJPEG-LS (0,4)", _find(rows, "Hybrid JPEG-LS", "(0,4)")),
             ("medroi\n(0,4)", _find(rows, "medroi", "(0,4)")),
+            ("medroi+net\n(0,4)", _find(rows, "medroi+net", "(0,4)")),
         ]
         labels = [b[0] for b in bars]
         vals = [b[1]["cr"] if b[1] else 0 for b in bars]
-        colors = ["tab:blue"] * 5 + ["tab:orange"] * 3
+        colors = ["tab:blue"] * 5 + ["tab:orange"] * 4
         ax.bar(range(len(bars)), vals, color=colors)
         for i, (v, b) in enumerate(zip(vals, bars)):
             ax.text(i, v, f"{v:.2f}" if b[1] else "n/a", ha="center", va="bottom", fontsize=8)
@@ -480,12 +584,14 @@ def main(argv: list[str] | None = None) -> int:
         default=4.0,
         help="skip X-rays larger than this many megapixels (run time; 0 = all). Default 4.",
     )
+    ap.add_argument("--no-network", action="store_true", help="skip the medroi+net rows")
     ap.add_argument("--out", type=Path, default=HERE / "results", help="output folder")
     args = ap.parse_args(argv)
     repeats = args.repeats or 1
     t_start = time.perf_counter()
 
     mc, mstatus = medroi_status()
+    net_status: dict = {}
     print(f"medroi: {mstatus}", flush=True)
     brats = load_brats(args.quick)
     xrays, skipped = load_xrays(args.quick, args.xray_max_mpx)
@@ -530,10 +636,24 @@ def main(argv: list[str] | None = None) -> int:
             if mc is None:
                 r = Stats("medroi", f"(0,{k})", 0, k, k, error=mstatus).row()
             else:
-                r = run_medroi(mc, units, k, repeats).row()
+                r = run_medroi(mc, units, 0, k, repeats).row()
             rows.append(r)
             print(f"[{ds}] medroi (0,{k}): CR {_f(r['cr'])} {r['error'] or ''}", flush=True)
-        results[ds] = {"description": desc, "rows": rows}
+        pred, pstatus = network_predictor(ds) if mc is not None and not args.no_network else (None, "not run")
+        net_status[ds] = pstatus
+        print(f"[{ds}] network predictor: {pstatus}", flush=True)
+        for rb, nb in NET_POINTS:
+            setting = "paper mode" if rb is None and nb is None else f"({_bound(rb)},{_bound(nb)})"
+            if pred is None:
+                r = Stats("medroi+net", setting, rb, nb, nb, error=pstatus).row()
+            else:
+                t = time.perf_counter()
+                r = run_medroi(mc, units, rb, nb, repeats, predictor=pred, family="medroi+net").row()
+                print(f"[{ds}] medroi+net {setting}: CR {_f(r['cr'])} PSNR {_f(r['psnr_roi'], '{:.1f}')}/"
+                      f"{_f(r['psnr_nroi'], '{:.1f}')} ({time.perf_counter() - t:.0f} s) {r['error'] or ''}", flush=True)
+            rows.append(r)
+        results[ds] = {"description": desc, "rows": rows, "losses": losses(rows),
+                       "paper_point": paper_point(rows) if ds == "X-ray" else None}
 
     args.out.mkdir(parents=True, exist_ok=True)
     stem = "codecs_quick" if args.quick else "codecs"
@@ -552,6 +672,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": machine(),
         "versions": vers,
         "medroi": mstatus,
+        "network": net_status,
         "repeats": repeats,
         "plot": f"{stem}.png",
         "wall_seconds": round(time.perf_counter() - t_start, 1),
