@@ -224,6 +224,9 @@ def _install_model_cache() -> None:
 def run_task(task: dict) -> dict:
     """Do one file (compress or decompress) and return its manifest row; never raises on a bad file."""
     from medroi import api
+    from medroi.allocator import tune_allocator
+
+    tune_allocator()  # Dask workers start with an allocator setting that slows numpy down
 
     row = dict(task["row"])
     start = time.perf_counter()

@@ -253,8 +253,10 @@ COMMANDS = {"compress": _compress, "decompress": _decompress, "info": _info, "ev
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    from medroi.allocator import tune_allocator
     from medroi.errors import MedroiError
 
+    tune_allocator()
     try:
         return COMMANDS[args.command](args)
     except MedroiError as error:
