@@ -66,6 +66,13 @@ class _SliceBar:
             self.bar.close()
 
 
+def _decoding_predictor(header: dict, model: str | None = None):
+    """The network a file names (or ``model``), or None for the classical predictor."""
+    if header["predictor"].get("kind") != "network":
+        return None
+    return load_network(model or header["predictor"].get("name"), "mroi")
+
+
 def compress_file(
     input_path: str | os.PathLike,
     output_path: str | os.PathLike,
@@ -173,9 +180,7 @@ def decompress_file(
         check_output(mask_out, force)
     data = _read_mroi(input_path)
     header = codec.read_header(data)
-    predictor = None
-    if header["predictor"].get("kind") == "network":
-        predictor = load_network(model or header["predictor"].get("name"), "mroi")
+    predictor = _decoding_predictor(header, model)
     bar = _SliceBar("decompress", progress)
     try:
         decoded = codec.decompress(data, predictor=predictor, progress=bar)
@@ -277,11 +282,8 @@ def preview_file(
     from medroi.preview import save_preview
 
     data = _read_mroi(mroi_path)
-    header = codec.read_header(data)
-    predictor = None
-    if header["predictor"].get("kind") == "network":
-        predictor = load_network(header["predictor"].get("name"), "mroi")
-    decoded = codec.decompress(data, predictor=predictor)
+    decoded = codec.decompress(data, predictor=_decoding_predictor(codec.read_header(data)))
+    header = decoded.header
     original = decoded.array if original_path is None else read_image(original_path).array
     if original.shape != decoded.array.shape:
         raise InvalidImageError(f"original {original.shape} and decoded {decoded.array.shape} shapes differ")
@@ -301,11 +303,7 @@ def _read_any(path: str | os.PathLike) -> np.ndarray:
         from medroi import codec
 
         data = _read_mroi(path)
-        header = codec.read_header(data)
-        predictor = None
-        if header["predictor"].get("kind") == "network":
-            predictor = load_network(header["predictor"].get("name"), "mroi")
-        return codec.decompress(data, predictor=predictor).array
+        return codec.decompress(data, predictor=_decoding_predictor(codec.read_header(data))).array
     from medroi.io import read_image
 
     return read_image(path).array
