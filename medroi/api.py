@@ -39,6 +39,18 @@ def roi_description(roi_mask_path, roi_labels, roi) -> str:
     return "no ROI mask given: every pixel is NROI (bound --nroi-max-error); give --roi-mask FILE or --roi auto"
 
 
+def has_default_model(input_path: str | os.PathLike) -> bool:
+    """Whether a shipped network exists for this input's kind (for the --roi auto default)."""
+    from medroi.io import detect_format
+
+    try:
+        from medroi.networks.runtime import resolve_model_path  # no torch import at this point
+
+        return resolve_model_path(None, detect_format(input_path)).is_file()
+    except Exception:
+        return False
+
+
 def load_network(model: str | None, image_format: str):
     """The network predictor for ``model`` (a bundle name or a path); imports torch."""
     from medroi.networks.runtime import load_model  # torch only, never monai
@@ -85,6 +97,7 @@ def compress_file(
     entropy: str = "ans",
     mode: str = "residual",
     model: str | None = None,
+    predictor: str = "classical",
     force: bool = False,
     frame: int | None = None,
     quantize_step: float | None = None,
@@ -94,6 +107,9 @@ def compress_file(
 
     ``roi``: "mask" (use ``roi_mask_path`` or no ROI), "auto" (the network's U-Net), "none".
     ``mode``: "residual" (guaranteed bounds) or "paper" (autoencoder latent + mask only).
+    ``predictor``: "classical" (default: it measured smaller files on BRATS, see
+    benchmarks/results/codecs.md) or "network" (the autoencoder's reconstruction as one more
+    reference). ``model`` names the network (default: by input kind) for whatever uses it.
     """
     from medroi import codec
     from medroi.io import read_image, read_mask
@@ -101,18 +117,20 @@ def compress_file(
     start = time.perf_counter()
     output_path = check_output(output_path, force)
     image = read_image(input_path, frame=frame, quantize_step=quantize_step)
-    predictor = None
-    uses_network = roi == "auto" or mode == "paper" or model is not None
-    if uses_network:
-        predictor = load_network(model, image.format)
+    if predictor not in ("classical", "network"):
+        raise InvalidImageError(f"predictor must be 'classical' or 'network', got {predictor!r}")
+    network = None
+    if roi == "auto" or mode == "paper" or predictor == "network":
+        network = load_network(model, image.format)
     if roi_mask_path is not None:
         roi_mask = read_mask(roi_mask_path, roi_labels, shape=image.shape)
     elif roi == "auto":
-        roi_mask = predictor.segment_volume(image.array)
+        roi_mask = network.segment_volume(image.array)
     else:
         roi_mask = None
     if mode == "paper":  # the paper's pipeline: latent + mask only, lossy everywhere
         roi_max_error = nroi_max_error = None
+        predictor = "network"
     elif mode != "residual":
         raise InvalidImageError(f"mode must be 'residual' or 'paper', got {mode!r}")
     metadata = {"format": image.format, "name": Path(str(input_path)).name, "source": image.metadata}
@@ -123,7 +141,7 @@ def compress_file(
             roi_mask,
             roi_max_error=roi_max_error,
             nroi_max_error=nroi_max_error,
-            predictor=predictor,
+            predictor=network if predictor == "network" else None,
             entropy=entropy,
             metadata=metadata,
             progress=bar,
@@ -148,7 +166,8 @@ def compress_file(
         "nroi_max_error": nroi_max_error,
         "roi_fraction": float(np.mean(roi_mask)) if roi_mask is not None else 0.0,
         "roi": roi_description(roi_mask_path, roi_labels, roi),
-        "predictor": "classical" if predictor is None else predictor.identity["name"],
+        "predictor": "classical" if predictor == "classical" else network.identity["name"],
+        "roi_model": network.identity["name"] if roi == "auto" and roi_mask_path is None else None,
         "entropy": entropy,
         "seconds": time.perf_counter() - start,
     }

@@ -232,7 +232,7 @@ def run_task(task: dict) -> dict:
     start = time.perf_counter()
     try:
         if task["kind"] == "compress":
-            if task["options"].get("model") is not None or task["options"].get("roi") == "auto" \
+            if task["options"].get("predictor") == "network" or task["options"].get("roi") == "auto" \
                     or task["options"].get("mode") == "paper":
                 _install_model_cache()
             result = api.compress_file(task["input"], task["output"], roi_mask_path=task["mask"],
@@ -519,6 +519,7 @@ def compress_tree(
     entropy: str = "ans",
     mode: str = "residual",
     model: str | None = None,
+    predictor: str = "classical",
     workers: int | None = None,
     scheduler=None,
     force: bool = False,
@@ -552,7 +553,7 @@ def compress_tree(
         "command": "compress", "input_dir": str(input_dir), "output_dir": str(output_dir),
         "mask_pattern": "|".join(_patterns(mask_pattern)), "roi_labels": labels, "roi": roi,
         "roi_max_error": roi_max_error, "nroi_max_error": nroi_max_error, "entropy": entropy, "mode": mode,
-        "model": model,
+        "model": model, "predictor": predictor,
     }
 
     with _locked(output_dir):
@@ -566,10 +567,11 @@ def compress_tree(
             mask = None if is_labels else masks.get(path)
             if is_labels:
                 options = dict(roi="none", roi_labels=None, roi_max_error=0, nroi_max_error=0, entropy=entropy,
-                               mode="residual", model=None)
+                               mode="residual", model=None, predictor="classical")
             else:
                 options = dict(roi=roi, roi_labels=labels, roi_max_error=roi_max_error,
-                               nroi_max_error=nroi_max_error, entropy=entropy, mode=mode, model=model)
+                               nroi_max_error=nroi_max_error, entropy=entropy, mode=mode, model=model,
+                               predictor=predictor)
             row = {"input": rel, "output": out.relative_to(output_dir).as_posix(),
                    "role": "labels" if is_labels else "image",
                    "mask": None if mask is None else os.path.relpath(mask, input_dir),
@@ -612,7 +614,7 @@ def _done_info(api, out: Path, path: Path, mask: Path | None, options: dict, row
     paper = options["mode"] == "paper"
     expected_roi = None if paper else options["roi_max_error"]
     expected_nroi = None if paper else options["nroi_max_error"]
-    network = options["model"] is not None or options["roi"] == "auto" or paper
+    network = options["predictor"] == "network" or paper
     kind = (info.get("predictor") or {}).get("kind") if isinstance(info.get("predictor"), dict) else None
     if (info["roi_max_error"] != expected_roi or info["nroi_max_error"] != expected_nroi
             or info["entropy"] != options["entropy"] or (kind == "network") != network

@@ -58,6 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mode", choices=("residual", "paper"), default="residual",
                    help="paper: autoencoder latent + ROI mask only, lossy everywhere (the paper's pipeline)")
     p.add_argument("--model", help="network: a bundle name or a model.ts path (default follows the input)")
+    p.add_argument("--predictor", choices=("classical", "network"), default="classical",
+                   help="classical (default, smallest files measured) or network (the autoencoder's "
+                        "reconstruction as an extra reference)")
     p.add_argument("--frame", type=int, help="index of the volume to take from a 4D NIfTI")
     p.add_argument("--quantize-step", type=float, help="store non-integral float data as round(x / step)")
     p.add_argument("--mask-pattern", default=None, help="tree mode: mask file name pattern, e.g. '{case}_seg.nii.gz'")
@@ -152,7 +155,12 @@ def _compress(args) -> int:
 
     tree = _is_tree(args.input)
     # a tree pairs masks by --mask-pattern, so its default is "mask" (BRATS works out of the box)
-    roi = args.roi or ("mask" if args.roi_mask or tree else "none")
+    if args.roi:
+        roi = args.roi
+    elif args.roi_mask or tree:
+        roi = "mask"
+    else:  # no mask: the shipped U-Net finds the ROI when there is one for this kind of image
+        roi = "auto" if api.has_default_model(args.input) or args.model else "none"
     if roi == "auto" and args.roi_mask:
         raise SystemExit("medroi: error: --roi auto and --roi-mask exclude each other")
     if tree:
@@ -161,7 +169,7 @@ def _compress(args) -> int:
         summary = batch.compress_tree(
             args.input, args.output, mask_pattern=args.mask_pattern, roi_labels=args.roi_labels,
             roi=roi, roi_max_error=args.roi_max_error, nroi_max_error=args.nroi_max_error,
-            entropy=args.entropy, mode=args.mode, model=args.model, workers=args.workers,
+            entropy=args.entropy, mode=args.mode, model=args.model, predictor=args.predictor, workers=args.workers,
             scheduler=args.scheduler, force=args.force, progress=not args.json,
         )
         _print(summary, args.json)
@@ -171,8 +179,8 @@ def _compress(args) -> int:
     result = api.compress_file(
         args.input, args.output, roi_mask_path=args.roi_mask, roi_labels=args.roi_labels, roi=roi,
         roi_max_error=args.roi_max_error, nroi_max_error=args.nroi_max_error, entropy=args.entropy,
-        mode=args.mode, model=args.model, force=args.force, frame=args.frame, quantize_step=args.quantize_step,
-        progress=not args.json and sys.stderr.isatty(),
+        mode=args.mode, model=args.model, predictor=args.predictor, force=args.force, frame=args.frame,
+        quantize_step=args.quantize_step, progress=not args.json and sys.stderr.isatty(),
     )
     _print(result, args.json)
     return 0
