@@ -207,6 +207,13 @@ def prepare_batch(batchdata, device=None, non_blocking: bool = False, **kwargs):
 
 
 # ----------------------------------------------------------------------------- bundle glue
+def default_data_root() -> str:
+    """``medroi.data.default_data_root()`` as a string (for bundle configs)."""
+    from medroi.data import default_data_root as _root
+
+    return str(_root())
+
+
 def brats_datalist(data_root=None, split: str = "train", modalities: Sequence[str] = BRATS_MODALITIES,
                    n_val: int = 2) -> List[Dict[str, str]]:
     """{"image": modality path, "label": seg path, "case", "modality"} per case and modality
