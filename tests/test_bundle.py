@@ -200,3 +200,40 @@ def test_xray_train_two_iterations(synthetic_xray_root, tmp_path):
                          dataset_dir=str(synthetic_xray_root / "xray" / "images"))
     inf.initialize()
     assert inf.check_properties() == []
+
+
+def test_brats_inference_yaml_compresses_a_real_volume(tmp_path):
+    """inference.yaml on one real BRATS FLAIR: the library compresses it with the shipped model."""
+    from conftest import require_data
+
+    flair = require_data("brats", "Brats18_TCIA03_265_1", "Brats18_TCIA03_265_1_flair.nii.gz")
+    if not (BRATS / "models" / "model.ts").is_file():
+        pytest.skip("no shipped BRATS weights")
+    pytest.importorskip("medroi.batch")
+    inp = tmp_path / "in"
+    inp.mkdir()
+    (inp / flair.name).symlink_to(flair)
+    wf = ConfigWorkflow(workflow_type="infer", config_file=str(BRATS / "configs" / "inference.yaml"),
+                        meta_file=str(BRATS / "configs" / "metadata.json"), bundle_root=str(BRATS),
+                        dataset_dir=str(inp), output_dir=str(tmp_path / "out"))
+    wf.initialize()
+    assert wf.check_properties() == []
+    wf.run()
+    out = tmp_path / "out" / (flair.name + ".mroi")
+    assert out.is_file() and 0 < out.stat().st_size < flair.stat().st_size
+    from medroi import codec
+
+    data = out.read_bytes()
+    predictor = None
+    if codec.read_header(data).get("predictor", {}).get("kind") == "network":
+        from medroi.networks.runtime import load_model
+
+        predictor = load_model(str(BRATS), "nifti")
+    decoded = codec.decompress(data, predictor=predictor)
+    import nibabel as nib
+
+    original = np.asarray(nib.load(str(flair)).dataobj)
+    assert decoded.array.shape == original.shape and decoded.array.dtype == original.dtype
+    assert decoded.roi_mask.any()  # the U-Net found an ROI
+    err = np.abs(decoded.array.astype(np.int64) - original)
+    assert err[decoded.roi_mask].max() == 0 and err.max() <= 4  # default bounds: ROI 0, NROI 4
