@@ -225,7 +225,8 @@ def write_markdown(path: Path, res: dict) -> None:
     m = res["meta"]
     L = ["# Speed and memory: medroi vs JPEG-LS, JPEG 2000, JPEG XL (same run)", "",
          f"- command: `{m['command']}`", f"- date: {m['date']}; git {m['git']}",
-         f"- machine: {m['machine']} (shared with other jobs: timings are noisy); best of {m['repeats']} per codec call; single thread",
+         f"- machine: {m['machine']} (shared with other jobs: timings are noisy; load average 1/5/15 min {m.get('load', '-')} at the end); "
+         f"best of {m['repeats']} per codec call; single thread",
          "",
          "Each row is one subprocess. Encode/decode = the codec call on the whole input (a volume: all its slices; "
          "classical codecs slice by slice), no file I/O. Peak RSS = the process's max RSS "
@@ -300,7 +301,7 @@ def main(argv: list[str] | None = None) -> int:
             slow.append(f"{r['label']} on {r['input']} {direction}: {k} ({st[k]:.2f} s of {sum(st.values()):.2f} s)")
     res = {"meta": {"command": "python benchmarks/bench_speed.py " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:])),
                     "date": _dt.datetime.now().astimezone().isoformat(timespec="seconds"), "git": _git(),
-                    "machine": machine(), "repeats": repeats, "wall_seconds": round(time.time() - t_start, 1)},
+                    "machine": machine(), "repeats": repeats, "load": " / ".join(f"{x:.1f}" for x in os.getloadavg()), "wall_seconds": round(time.time() - t_start, 1)},
            "inputs": {k: {"label": v["label"]} for k, v in inputs.items()}, "rows": rows,
            "slowest": "; ".join(slow) if slow else "-"}
     stem = "speed_quick" if args.quick else "speed"

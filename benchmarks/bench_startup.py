@@ -6,12 +6,12 @@
 Commands timed (each a fresh process, wall clock from spawn to exit, best of ``--runs``):
 
 - ``medroi --help``;
-- the classical path: ``medroi compress small.png -o small.mroi --roi-mask mask.png --json``
-  and ``medroi decompress small.mroi -o out.png --json`` (a 256 x 256 uint8 crop of an
-  X-ray and its lung mask, written to a temp folder);
-- the network path: ``medroi compress small.png --mode paper --json`` and ``--roi auto``,
-  and their decompression, with the shipped X-ray model (reported as not available when no
-  model is shipped);
+- the classical path: ``medroi compress`` with a mask, and ``medroi decompress``, of a
+  256 x 256 uint8 PNG crop of an X-ray and of a small NIfTI (16 slices of a BRATS FLAIR
+  volume), written to a temp folder;
+- the network path: ``--mode paper``, ``--roi auto`` and ``--predictor network`` on the
+  NIfTI (BRATS model) and ``--mode paper`` on the PNG (X-ray model), and decompression;
+  "not available" when the model is not shipped;
 - for reference: ``python -c "import torch"`` and ``python -c "import monai"``.
 
 "work" = the ``seconds`` the command reports in its ``--json`` output (the API call, after
@@ -72,6 +72,25 @@ def make_inputs(tmp: Path) -> tuple[Path, Path, str]:
     return img, msk, f"{item['name']} crop {SMALL} x {SMALL} uint8 at ({y0}, {x0})"
 
 
+def make_volume(tmp: Path, slices: int = 16) -> tuple[Path, Path, str]:
+    """A small NIfTI: ``slices`` axial slices around the tumour of the last BRATS validation
+    case's FLAIR (240 x 240 x 16 int16), and its seg."""
+    import nibabel as nib
+
+    from medroi.data import brats_cases
+
+    case = brats_cases(DATA_ROOT, split="val")[-1]
+    img, seg = nib.load(case["flair"]), nib.load(case["seg"])
+    s = np.asarray(seg.dataobj)
+    zs = np.flatnonzero(s.any(axis=(0, 1)))
+    z0 = int(np.clip((zs.mean() if zs.size else s.shape[2] / 2) - slices // 2, 0, s.shape[2] - slices))
+    vol = np.asarray(img.dataobj.get_unscaled() if hasattr(img.dataobj, "get_unscaled") else img.dataobj)
+    vp, sp = tmp / "small_flair.nii.gz", tmp / "small_seg.nii.gz"
+    nib.save(nib.Nifti1Image(np.ascontiguousarray(vol[:, :, z0:z0 + slices]), img.affine), vp)
+    nib.save(nib.Nifti1Image(np.ascontiguousarray(s[:, :, z0:z0 + slices]).astype(np.uint8), seg.affine), sp)
+    return vp, sp, f"{case['case']} FLAIR slices {z0}..{z0 + slices - 1} (240 x 240 x {slices} int16)"
+
+
 def run(cmd: list[str], runs: int) -> dict:
     """Best-of-``runs`` wall time of a whole process; the --json 'seconds' of that run."""
     best = None
@@ -120,21 +139,31 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         img, msk, desc = make_inputs(tmp)
-        c_mroi, n_mroi, a_mroi = tmp / "c.mroi", tmp / "paper.mroi", tmp / "auto.mroi"
+        vol, seg, vdesc = make_volume(tmp)
+        desc = f"PNG: {desc}; NIfTI: {vdesc}"
+
+        def c(src, out, *extra):
+            return m + ["compress", str(src), "-o", str(tmp / out), *extra, "--json", "--force"]
+
+        def d(src, out):
+            return m + ["decompress", str(tmp / src), "-o", str(tmp / out), "--json", "--force"]
+
         cases = [
             ("help", "`medroi --help`", m + ["--help"]),
-            ("classical", "`medroi compress small.png --roi-mask mask.png` (classical, (0,4))",
-             m + ["compress", str(img), "-o", str(c_mroi), "--roi-mask", str(msk), "--json", "--force"]),
-            ("classical", "`medroi decompress small.mroi -o out.png` (classical)",
-             m + ["decompress", str(c_mroi), "-o", str(tmp / "c.png"), "--json", "--force"]),
-            ("network", "`medroi compress small.png --mode paper --roi-mask mask.png` (network)",
-             m + ["compress", str(img), "-o", str(n_mroi), "--mode", "paper", "--roi-mask", str(msk), "--json", "--force"]),
-            ("network", "`medroi decompress paper.mroi -o out.png` (network)",
-             m + ["decompress", str(n_mroi), "-o", str(tmp / "n.png"), "--json", "--force"]),
-            ("network", "`medroi compress small.png --roi auto` (network U-Net mask, (0,4))",
-             m + ["compress", str(img), "-o", str(a_mroi), "--roi", "auto", "--json", "--force"]),
-            ("network", "`medroi decompress auto.mroi -o out.png` (network)",
-             m + ["decompress", str(a_mroi), "-o", str(tmp / "a.png"), "--json", "--force"]),
+            ("classical", "PNG: `compress --roi-mask mask.png` ((0,4), classical predictor)",
+             c(img, "c.mroi", "--roi-mask", str(msk))),
+            ("classical", "PNG: `decompress` of it", d("c.mroi", "c.png")),
+            ("classical", "NIfTI: `compress --roi-mask seg.nii.gz` ((0,4), classical predictor)",
+             c(vol, "v.mroi", "--roi-mask", str(seg))),
+            ("classical", "NIfTI: `decompress` of it", d("v.mroi", "v.nii.gz")),
+            ("network", "NIfTI: `compress --mode paper --roi-mask seg.nii.gz`", c(vol, "vp.mroi", "--mode", "paper", "--roi-mask", str(seg))),
+            ("network", "NIfTI: `decompress` of it", d("vp.mroi", "vp.nii.gz")),
+            ("network", "NIfTI: `compress --roi auto` (U-Net mask, classical predictor)", c(vol, "va.mroi", "--roi", "auto")),
+            ("network", "NIfTI: `compress --predictor network --roi-mask seg.nii.gz` ((0,4))",
+             c(vol, "vn.mroi", "--predictor", "network", "--roi-mask", str(seg))),
+            ("network", "NIfTI: `decompress` of it", d("vn.mroi", "vn.nii.gz")),
+            ("network", "PNG: `compress --mode paper --roi-mask mask.png` (X-ray model)",
+             c(img, "p.mroi", "--mode", "paper", "--roi-mask", str(msk))),
             ("reference", '`python -c "import torch"`', [sys.executable, "-c", "import torch"]),
             ("reference", '`python -c "import monai"`', [sys.executable, "-c", "import monai"]),
         ]
@@ -149,11 +178,11 @@ def main(argv: list[str] | None = None) -> int:
 
     meta = {"command": "python benchmarks/bench_startup.py " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:])),
             "date": _dt.datetime.now().astimezone().isoformat(timespec="seconds"), "git": git_rev(),
-            "machine": machine(), "runs": args.runs, "input": desc, "medroi": " ".join(Path(c).name for c in m)}
+            "machine": machine(), "runs": args.runs, "load": " / ".join(f"{x:.1f}" for x in os.getloadavg()), "input": desc, "medroi": " ".join(Path(c).name for c in m)}
     L = ["# Start-up time of the medroi command (whole process) vs the work itself", "",
          f"- command: `{meta['command']}`", f"- date: {meta['date']}; git {meta['git']}",
-         f"- machine: {meta['machine']} (shared with other jobs: noisy); best of {args.runs} runs per command",
-         f"- input: {desc} and its lung mask", "",
+         f"- machine: {meta['machine']} (shared with other jobs: noisy; load average {meta['load']} at the end); best of {args.runs} runs per command",
+         f"- inputs: {desc}", "",
          "wall = spawn to exit of a fresh process; work = the `seconds` of `--json` (the API call: read, "
          "code, write); overhead = wall - work (interpreter, imports, argument parsing, first-call JIT "
          "compilation where it happens inside the work). 'heavy imports' = which of torch / monai / numba "
