@@ -21,8 +21,14 @@ def check_output(path: str | os.PathLike, force: bool = False) -> Path:
 
 
 @contextlib.contextmanager
-def atomic_output(path: str | os.PathLike, force: bool = False, directory: bool = False) -> Iterator[Path]:
+def atomic_output(
+    path: str | os.PathLike, force: bool = False, directory: bool = False, keep_suffix: bool = True
+) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success rename it onto ``path``.
+
+    ``keep_suffix`` ends the temporary name with the target's extensions, for writers that
+    pick the format from it (nibabel's .nii.gz); without it the name ends in ``.tmp``, so a
+    glob for the final extension (``*.mroi``) never sees a file still being written.
 
     On any error the temporary file (or folder) is removed, so a partial output never
     appears under its final name, even if the process is killed (the temp name is hidden).
@@ -33,7 +39,8 @@ def atomic_output(path: str | os.PathLike, force: bool = False, directory: bool 
     if directory:
         tmp = Path(tempfile.mkdtemp(prefix=prefix, suffix=".tmp", dir=path.parent))
     else:
-        fd, name = tempfile.mkstemp(prefix=prefix, suffix=".tmp" + "".join(path.suffixes), dir=path.parent)
+        suffix = ".tmp" + ("".join(path.suffixes) if keep_suffix else "")
+        fd, name = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=path.parent)
         os.close(fd)
         tmp = Path(name)
     try:
@@ -60,7 +67,7 @@ def _umask() -> int:
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes, force: bool = False) -> Path:
     """Write ``data`` to ``path`` atomically (fsync before rename)."""
-    with atomic_output(path, force) as tmp:
+    with atomic_output(path, force, keep_suffix=False) as tmp:
         with open(tmp, "wb") as handle:
             handle.write(data)
             handle.flush()

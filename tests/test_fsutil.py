@@ -32,3 +32,11 @@ def test_outputs_get_the_usual_permissions(tmp_path):
     mask = os.umask(0)
     os.umask(mask)
     assert stat.S_IMODE(target.stat().st_mode) == 0o666 & ~mask
+
+
+def test_temporary_bytes_never_carry_the_final_extension(tmp_path):
+    target = tmp_path / "scan.mroi"
+    with pytest.raises(RuntimeError):
+        with atomic_output(target, keep_suffix=False) as tmp:
+            assert not tmp.name.endswith(".mroi") and tmp.name.startswith(".")
+            raise RuntimeError("killed")
