@@ -225,11 +225,25 @@ def run_dataset(dataset: str, args, workdir: Path, results: dict, save) -> None:
     torch.manual_seed(0)
     net = JointNet()
     t = time.time()
-    T.fit(net, ds, "seg", args.seg_steps, args.batch_size, args.lr, {}, log)
-    entry["seg_seconds"] = round(time.time() - t, 1)
+    if args.unet_from_shipped:  # the shipped bundle's U-Net weights, frozen; the autoencoder stays fresh
+        bundle = {"brats": "brats_mri_roi_compression", "xray": "xray_roi_compression"}[dataset]
+        path = REPO / "bundles" / bundle / "models" / "model.pt"
+        state = torch.load(str(path), map_location="cpu", weights_only=True)
+        seg = {k: v for k, v in state.items() if k.startswith("seg.")}
+        missing = net.load_state_dict(seg, strict=False)
+        if any(k.startswith("seg.") for k in missing.missing_keys):
+            raise SystemExit(f"{path}: U-Net weights do not fit JointNet(): {missing.missing_keys[:3]}")
+        import hashlib as _h
+
+        entry["unet"] = f"shipped {bundle}/models/model.pt (sha256 {_h.sha256(path.read_bytes()).hexdigest()[:12]})"
+        entry["seg_seconds"] = 0.0
+    else:
+        T.fit(net, ds, "seg", args.seg_steps, args.batch_size, args.lr, {}, log)
+        entry["unet"] = f"trained here, {args.seg_steps} steps"
+        entry["seg_seconds"] = round(time.time() - t, 1)
     base = {k: v.clone() for k, v in net.state_dict().items()}
     entry["unet_dice_val"] = dice_of(TorchNetModel(net, "seg"), units)
-    log(f"{dataset}: U-Net {args.seg_steps} steps in {entry['seg_seconds']} s, val Dice {entry['unet_dice_val']:.3f}")
+    log(f"{dataset}: U-Net ({entry['unet']}) in {entry['seg_seconds']} s, val Dice {entry['unet_dice_val']:.3f}")
     save()
 
     done = {r["alpha"] for r in entry["rows"]}
@@ -281,7 +295,7 @@ def write_markdown(path: Path, res: dict) -> None:
         f"- machine: {m['machine']} (shared with other jobs); training on 1 thread",
         "",
         "**Training scale (reduced, far below a real training run):** per dataset the U-Net is trained once "
-        f"for {a['seg_steps']} steps and frozen; then for each alpha the autoencoder is trained from the same "
+        "(or taken from the shipped bundle: each section says which) and frozen; then for each alpha the autoencoder is trained from the same "
         f"initial weights for {a['ae_steps']} steps (Adam, lr {a['lr']}, cosine decay, batch {a['batch_size']} "
         f"random {a['crop']} x {a['crop']} crops of 256 x 256 cached slices, flips), loss = Eq. 1 with beta = 1 - alpha "
         f"and the soft-histogram entropy rate term (weight {a['rate_weight']}), via `medroi.networks.training.fit` / "
@@ -315,11 +329,12 @@ def write_markdown(path: Path, res: dict) -> None:
                     "Web-sourced chest X-rays, not the paper's CLEF MED 2009 set.")
         L += [f"## {LABEL[ds]}", "",
               f"Run: `{run.get('command', m['command'])}` on {run.get('date', m['date'])} (git {run.get('git', m['git'])}, "
-              f"{run.get('wall_minutes', '-')} min wall); U-Net {a['seg_steps']} steps, autoencoder {a['ae_steps']} steps "
+              f"{run.get('wall_minutes', '-')} min wall); U-Net {entry.get('unet', str(a['seg_steps']) + ' steps')}, autoencoder {a['ae_steps']} steps "
               f"per alpha, batch {a['batch_size']}, crop {a['crop']}, lr {a['lr']}, rate weight {a['rate_weight']}.", "",
               data, "",
-              f"Frozen U-Net after {a['seg_steps']} steps: validation Dice {_f(entry.get('unet_dice_val'), '{:.3f}')} "
-              "(not used for the stored mask here).", "",
+              f"Frozen U-Net ({entry.get('unet', 'trained here, ' + str(a['seg_steps']) + ' steps')}): validation Dice "
+              f"{_f(entry.get('unet_dice_val'), '{:.3f}')} (it conditions the autoencoder in training; the stored mask "
+              "in evaluation is the ground truth).", "",
               "| alpha | beta | ROI PSNR (dB) | NROI PSNR (dB) | CR | bits/px | max err ROI / NROI | paper ROI PSNR | paper NROI PSNR | paper CR |",
               "|---|---|---|---|---|---|---|---|---|---|"]
         for r in rows:
@@ -395,6 +410,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--n-val-xray", type=int, default=4, help="last N sorted X-rays held out (as the X-ray bundle)")
     ap.add_argument("--xray-size", type=int, default=256, help="resize validation X-rays (0 = native resolution)")
     ap.add_argument("--workdir", default=None, help="scratch folder for slice caches (default: a temp folder)")
+    ap.add_argument("--unet-from-shipped", action="store_true",
+                    help="take the frozen U-Net from the shipped bundle's model.pt instead of training one")
     ap.add_argument("--render", action="store_true", help="only re-render the .md/.png from the .json")
     ap.add_argument("--quick", action="store_true", help="tiny run (alphas 0.2,0.8; few steps): alpha_quick.*")
     args = ap.parse_args(argv)
