@@ -334,23 +334,41 @@ def load_weights(network: torch.nn.Module, path: str | Path, strict: bool = True
 
 def fit(network, dataset: Dataset, stage: str, iterations: int, batch_size: int = 8, lr: float = 1e-3,
         loss_kwargs: Optional[dict] = None, log: Optional[Callable[[str], None]] = None,
-        checkpoint: Optional[Path] = None, checkpoint_every: int = 200, seed: int = 0) -> List[float]:
-    """Train ``network`` for ``iterations`` steps of ``stage`` (plain loop, CPU)."""
+        checkpoint: Optional[Path] = None, checkpoint_every: int = 200, seed: int = 0,
+        sample_weights: Optional[Sequence[float]] = None,
+        callback: Optional[Callable[[int], None]] = None, callback_every: int = 0) -> List[float]:
+    """Train ``network`` for ``iterations`` steps of ``stage`` (plain loop, CPU).
+
+    ``sample_weights`` (one per dataset item): draw batches with replacement in proportion to
+    them (e.g. to over-sample one modality) instead of shuffling. ``callback(it)`` is called
+    every ``callback_every`` iterations (e.g. a validation pass); it may switch to eval mode,
+    training mode is restored after it."""
     from medroi.losses import JointLoss
 
     torch.manual_seed(seed)
+    net = network.module if hasattr(network, "module") else network
     params = set_stage(network, stage)
     opt = torch.optim.Adam(params, lr=lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=iterations, eta_min=lr * 0.05)
     loss_fn = JointLoss(stage=stage, **(loss_kwargs or {}))
-    loader = DataLoader(dataset, batch_size=batch_size, shuffle=True, drop_last=True, num_workers=0)
+    sampler = None
+    if sample_weights is not None:
+        g = torch.Generator().manual_seed(seed)
+        sampler = torch.utils.data.WeightedRandomSampler(torch.as_tensor(sample_weights, dtype=torch.double),
+                                                         num_samples=len(dataset), replacement=True, generator=g)
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=sampler is None, sampler=sampler, drop_last=True,
+                        num_workers=0)
     network.train()
     history: List[float] = []
     it, t0, run = 0, time.time(), 0.0
     while it < iterations:
         for batch in loader:
             x, target = prepare_batch(batch)
-            loss = loss_fn(network(x), target)
+            if stage == "seg" and net is network and hasattr(net, "segment_logits"):  # skip the frozen AE
+                out = (net.segment_logits(x), None, None)
+            else:
+                out = network(x)
+            loss = loss_fn(out, target)
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -365,6 +383,9 @@ def fit(network, dataset: Dataset, stage: str, iterations: int, batch_size: int 
                 run = 0.0
             if checkpoint is not None and (it % checkpoint_every == 0 or it == iterations):
                 torch.save(network.state_dict(), checkpoint)
+            if callback is not None and callback_every > 0 and (it % callback_every == 0 or it == iterations):
+                callback(it)
+                network.train()
             if it >= iterations:
                 break
     network.eval()
