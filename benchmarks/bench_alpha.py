@@ -330,7 +330,8 @@ def write_markdown(path: Path, res: dict) -> None:
         L += [f"## {LABEL[ds]}", "",
               f"Run: `{run.get('command', m['command'])}` on {run.get('date', m['date'])} (git {run.get('git', m['git'])}, "
               f"{run.get('wall_minutes', '-')} min wall); U-Net {entry.get('unet', str(a['seg_steps']) + ' steps')}, autoencoder {a['ae_steps']} steps "
-              f"per alpha, batch {a['batch_size']}, crop {a['crop']}, lr {a['lr']}, rate weight {a['rate_weight']}.", "",
+              f"per alpha, batch {a['batch_size']}, crop {a['crop']}, lr {a['lr']}, rate weight {a['rate_weight']}."
+              + (f" Note: {run['note']}" if run.get("note") else ""), "",
               data, "",
               f"Frozen U-Net ({entry.get('unet', 'trained here, ' + str(a['seg_steps']) + ' steps')}): validation Dice "
               f"{_f(entry.get('unet_dice_val'), '{:.3f}')} (it conditions the autoencoder in training; the stored mask "
