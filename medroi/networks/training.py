@@ -36,20 +36,20 @@ BRATS_PAD = 256
 
 # ----------------------------------------------------------------------------- data
 def brats_cases(data_dir: str | Path) -> Tuple[List[Path], List[Path]]:
-    """(train, val) case folders: sorted names, the last 2 are validation."""
-    try:  # the project's split, when medroi.data is there
-        from medroi.data import brats_split  # type: ignore
+    """(train, val) case folders, by the project's split (``medroi.data.brats_cases``)."""
+    from medroi.data import brats_cases as _cases
 
-        return brats_split(data_dir)  # pragma: no cover
-    except Exception:
-        cases = sorted(p for p in Path(data_dir).iterdir() if p.is_dir())
-        return cases[:-2], cases[-2:]
+    def folders(split: str) -> List[Path]:
+        return [Path(case["flair"]).parent for case in _cases(Path(data_dir).parent, split=split)]
+
+    return folders("train"), folders("val")
 
 
 def _load_nifti(path: Path) -> np.ndarray:
-    import nibabel as nib
+    """Stored integers of a NIfTI file (``medroi.io``: native dtype, no scaling)."""
+    from medroi.io import read_image
 
-    return np.asarray(nib.load(str(path)).dataobj)
+    return read_image(path).array
 
 
 def pad_to(array: np.ndarray, size: int = BRATS_PAD) -> np.ndarray:
@@ -102,15 +102,11 @@ def build_brats_cache(
 
 
 def xray_items(data_dir: str | Path) -> List[Tuple[Path, Path]]:
-    """(image, lung mask) pairs of the X-rays that have lung masks, sorted by name."""
-    root = Path(data_dir)
-    pairs = []
-    for mask in sorted((root / "masks").glob("*_lungs.png")):
-        name = mask.name[: -len("_lungs.png")]
-        found = sorted((root / "images").glob(name + ".*"))
-        if found:
-            pairs.append((found[0], mask))
-    return pairs
+    """(image, lung mask) pairs of the X-rays that have lung masks (``medroi.data.xray_cases``)."""
+    from medroi.data import xray_cases
+
+    items = xray_cases(Path(data_dir).parent)
+    return sorted((Path(item["image"]), Path(item["mask"])) for item in items)
 
 
 def load_xray(image_path: Path, mask_path: Optional[Path] = None, size: Optional[int] = 256):
