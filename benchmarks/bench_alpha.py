@@ -27,7 +27,6 @@ import datetime as _dt
 import hashlib
 import json
 import math
-import os
 import shlex
 import sys
 import tempfile
