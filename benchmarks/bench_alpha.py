@@ -224,17 +224,20 @@ def run_dataset(dataset: str, args, workdir: Path, results: dict, save) -> None:
     torch.manual_seed(0)
     net = JointNet()
     t = time.time()
-    if args.unet_from_shipped:  # the shipped bundle's U-Net weights, frozen; the autoencoder stays fresh
+    if args.unet_from_shipped or args.ae_from_shipped:  # the shipped bundle's U-Net weights, frozen
         bundle = {"brats": "brats_mri_roi_compression", "xray": "xray_roi_compression"}[dataset]
         path = REPO / "bundles" / bundle / "models" / "model.pt"
         state = torch.load(str(path), map_location="cpu", weights_only=True)
-        seg = {k: v for k, v in state.items() if k.startswith("seg.")}
+        # --ae-from-shipped: every alpha fine-tunes the shipped autoencoder; else it starts fresh
+        seg = state if args.ae_from_shipped else {k: v for k, v in state.items() if k.startswith("seg.")}
         missing = net.load_state_dict(seg, strict=False)
         if any(k.startswith("seg.") for k in missing.missing_keys):
             raise SystemExit(f"{path}: U-Net weights do not fit JointNet(): {missing.missing_keys[:3]}")
         import hashlib as _h
 
         entry["unet"] = f"shipped {bundle}/models/model.pt (sha256 {_h.sha256(path.read_bytes()).hexdigest()[:12]})"
+        if args.ae_from_shipped:
+            entry["unet"] += "; autoencoder initialised from the same shipped weights for every alpha"
         entry["seg_seconds"] = 0.0
     else:
         T.fit(net, ds, "seg", args.seg_steps, args.batch_size, args.lr, {}, log)
@@ -412,6 +415,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workdir", default=None, help="scratch folder for slice caches (default: a temp folder)")
     ap.add_argument("--unet-from-shipped", action="store_true",
                     help="take the frozen U-Net from the shipped bundle's model.pt instead of training one")
+    ap.add_argument("--ae-from-shipped", action="store_true",
+                    help="also start every alpha's autoencoder from the shipped bundle's (fine-tuning, not from scratch)")
     ap.add_argument("--render", action="store_true", help="only re-render the .md/.png from the .json")
     ap.add_argument("--quick", action="store_true", help="tiny run (alphas 0.2,0.8; few steps): alpha_quick.*")
     args = ap.parse_args(argv)
