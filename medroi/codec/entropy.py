@@ -100,8 +100,10 @@ def best_coding(values: np.ndarray) -> tuple[int, int]:
     values = np.asarray(values, dtype=np.int64)
     spread = int(np.abs(values).mean()) if values.size else 0
     first = max(0, spread.bit_length() - 6)
+    # a raw low bit only pays off for wide residuals: narrow ones try shift 0 alone
+    last = first if spread < 16 else min(MAX_SHIFT, first + 1)
     best = (0, 0, float("inf"))
-    for shift in range(first, min(MAX_SHIFT, first + 1) + 1):
+    for shift in range(first, last + 1):
         table, bits = _best_table_cost(values >> shift)
         bits += shift * values.size
         if bits < best[2]:
