@@ -255,16 +255,21 @@ def encode_pixels(
         q0 = _quantize(np.array([x[0] - first_pred]), bound[:1])
         state.recon[0] = np.clip(first_pred + q0[0] * (2 * bound[0] + 1), lo, hi)
         collected.append((np.array([N_CONTEXTS]), q0))
+    all_coded = bool(coded.all())
     for p in interlace_passes(height, width):
-        keep = coded[p.positions]
         positions = p.positions
-        step = 2 * bound[positions] + 1
+        pass_bound = bound[positions]
+        step = 2 * pass_bound + 1
         blended, predictions, ctx = state.predict(p, lo, hi, step, mask_flat[positions], split)
-        quantized = _quantize(x[positions] - blended, bound[positions])
+        quantized = _quantize(x[positions] - blended, pass_bound)
         recon = np.clip(blended + quantized * step, lo, hi)
-        recon = np.where(keep, recon, state.recon[positions])
+        if all_coded:  # the usual case: no masking work per pass
+            collected.append((ctx, quantized))
+        else:
+            keep = coded[positions]
+            recon = np.where(keep, recon, state.recon[positions])
+            collected.append((ctx[keep], quantized[keep]))
         state.store(positions, recon, blended, predictions)
-        collected.append((ctx[keep], quantized[keep]))
 
     # choose one table per context over the whole slice, then emit in decode order
     all_ctx = np.concatenate([c for c, _ in collected]) if collected else np.zeros(0, np.int64)
@@ -328,14 +333,17 @@ def decode_pixels(
     if coded[0]:
         q0 = read(np.array([N_CONTEXTS]))
         state.recon[0] = np.clip(first_pred + q0[0] * (2 * bound[0] + 1), lo, hi)
+    all_coded = bool(coded.all())
     for p in interlace_passes(height, width):
-        keep = coded[p.positions]
         positions = p.positions
         step = 2 * bound[positions] + 1
         blended, predictions, ctx = state.predict(p, lo, hi, step, mask_flat[positions], split)
-        quantized = np.zeros(positions.size, dtype=np.int64)
-        quantized[keep] = read(ctx[keep])
-        recon = np.clip(blended + quantized * step, lo, hi)
-        recon = np.where(keep, recon, state.recon[positions])
+        if all_coded:
+            recon = np.clip(blended + read(ctx) * step, lo, hi)
+        else:
+            keep = coded[positions]
+            quantized = np.zeros(positions.size, dtype=np.int64)
+            quantized[keep] = read(ctx[keep])
+            recon = np.where(keep, np.clip(blended + quantized * step, lo, hi), state.recon[positions])
         state.store(positions, recon, blended, predictions)
     return state.recon.reshape(height, width)
