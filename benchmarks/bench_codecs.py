@@ -236,15 +236,6 @@ def _ssim(orig: np.ndarray, dec: np.ndarray, peak: float) -> float:
     return ssim(orig, dec, peak=peak)
 
 
-def _timed(fn, repeats: int):
-    best, out = float("inf"), None
-    for _ in range(max(1, repeats)):
-        t = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t)
-    return out, best
-
-
 # ---------------------------------------------------------------------------------------
 # codecs
 # ---------------------------------------------------------------------------------------
@@ -271,8 +262,8 @@ def run_classical(units: list[Unit], codec: C.Codec, repeats: int) -> Stats:
         for u in units:
             rng = float(u.array.max()) - float(u.array.min())
             for x, roi in u.slices():
-                data, te = _timed(lambda: codec.encode(x, roi), repeats)
-                dec, td = _timed(lambda: codec.decode(data), repeats)
+                data, te = C.best_of(lambda: codec.encode(x, roi), repeats)
+                dec, td = C.best_of(lambda: codec.decode(data), repeats)
                 st.add_errors(x, dec, roi, rng)
                 st.raw_bytes += x.size * x.itemsize
                 st.comp_bytes += len(data)
@@ -325,11 +316,11 @@ def run_medroi(mc, units: list[Unit], roi_b: int | None, nroi_b: int | None, rep
     try:
         for u in units:
             rng = float(u.array.max()) - float(u.array.min())
-            data, te = _timed(
+            data, te = C.best_of(
                 lambda: mc.compress(u.array, roi_mask=u.roi, roi_max_error=roi_b, nroi_max_error=nroi_b,
                                     predictor=predictor), repeats
             )
-            res, td = _timed(lambda: mc.decompress(data, predictor=predictor), repeats)
+            res, td = C.best_of(lambda: mc.decompress(data, predictor=predictor), repeats)
             arr = res.array if hasattr(res, "array") else res[0]
             arr = np.asarray(arr)
             for z, (x, roi) in enumerate(u.slices()):

@@ -64,15 +64,6 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
 
 
-def _best(fn, repeats: int):
-    best, out = float("inf"), None
-    for _ in range(max(1, repeats)):
-        t = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t)
-    return out, best
-
-
 # ---------------------------------------------------------------------------------------
 # inputs
 # ---------------------------------------------------------------------------------------
@@ -208,8 +199,8 @@ def worker(codec: str, spec: dict, repeats: int) -> dict:
              "jxl_e3": lambda: C.jpegxl_codec(None, effort=3)}[codec]()
         sl = [arr] if arr.ndim == 2 else [np.ascontiguousarray(arr[..., z]) for z in range(slices)]
         res["rss_before_mib"] = peak_rss_mib()
-        blobs, enc = _best(lambda: [c.encode(s, None) for s in sl], repeats)
-        decs, dec = _best(lambda: [c.decode(b) for b in blobs], repeats)
+        blobs, enc = C.best_of(lambda: [c.encode(s, None) for s in sl], repeats)
+        decs, dec = C.best_of(lambda: [c.decode(b) for b in blobs], repeats)
         err = max(int(np.abs(d.astype(np.int64) - s).max()) for d, s in zip(decs, sl))
         assert err <= c.nroi_bound, (codec, err)
         res.update({"encode_s": enc, "decode_s": dec, "compressed_bytes": sum(len(b) for b in blobs)})

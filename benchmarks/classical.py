@@ -29,6 +29,8 @@ and (ii) zlib (level 9) of the packed bit plane.
 
 from __future__ import annotations
 
+import time
+
 import struct
 import zlib
 from dataclasses import dataclass
@@ -597,3 +599,13 @@ def versions() -> dict[str, str]:
     except Exception:  # pragma: no cover
         pass
     return {k: s for k, s in v.items() if s}
+
+
+def best_of(fn, repeats: int):
+    """(result, best wall seconds) of ``repeats`` calls of ``fn`` (at least one)."""
+    best, out = float("inf"), None
+    for _ in range(max(1, repeats)):
+        start = time.perf_counter()
+        out = fn()
+        best = min(best, time.perf_counter() - start)
+    return out, best
