@@ -10,7 +10,6 @@ A bound of 0 is bit-exact.
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -19,7 +18,7 @@ import numpy as np
 from medroi import __version__
 from medroi.codec import container
 from medroi.codec.entropy import Decoder, Encoder
-from medroi.codec.predictors import Predictor, network_references
+from medroi.codec.predictors import Predictor, network_references, reference_checksum
 from medroi.codec.slice_coder import Bounds, decode_mask, decode_pixels, encode_mask, encode_pixels
 from medroi.errors import CorruptFileError, InvalidImageError, LossyInputError, ModelMismatchError
 
@@ -143,7 +142,7 @@ def compress(
         "predictor": {"kind": "classical"} if predictor is None else predictor.identity,
         "metadata": metadata or {},
     }
-    network = network_references(predictor, slices, masks, entropy) if predictor is not None else None
+    network = network_references(predictor, slices, masks) if predictor is not None else None
     if network is not None:
         header["predictor"] = {**predictor.identity, "window": list(network.window)}
     chunks = []
@@ -160,8 +159,9 @@ def compress(
         check = 0
         if network is not None:
             network.encode_latent(encoder, k)
-            references = [network.reference(k)] + references
-            check = zlib.crc32(network.reference(k).astype("<i8").tobytes())
+            reference = network.reference(k)
+            references = [reference] + references
+            check = reference_checksum(reference)
         recon = encode_pixels(encoder, slices[k], masks[k], references, value_range, bounds)
         chunks.append(check.to_bytes(4, "little") + encoder.finish())
         history = [recon] + history[:1]
@@ -265,7 +265,7 @@ class _SliceDecoder:
         references = _temporal_references(history)
         if self.network is not None:
             reference = self.network.decode_reference(decoder, k)
-            if zlib.crc32(reference.astype("<i8").tobytes()) != int.from_bytes(chunk[:4], "little"):
+            if reference_checksum(reference) != int.from_bytes(chunk[:4], "little"):
                 raise ModelMismatchError(
                     f"slice {k}: this machine's network output differs from the encoder's "
                     "(other weights or non-deterministic maths); refusing to decode wrong pixels"

@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+import zlib
+
 import numpy as np
 
 from medroi.codec import entropy
@@ -86,11 +88,8 @@ class _NetworkCoding:
         encode_integers(encoder, self.latents[k])
 
     def reference(self, k: int) -> np.ndarray:
-        if not hasattr(self, "_references"):
-            self._references = {}
-        if k not in self._references:
-            self._references = {k: self._reference_from_latent(self.latents[k])}
-        return self._references[k]
+        """The integer reconstruction of slice ``k`` from its latent (what the decoder computes)."""
+        return self._reference_from_latent(self.latents[k])
 
     def decode_reference(self, decoder: Decoder, k: int) -> np.ndarray:
         latent = decode_integers(decoder, int(np.prod(self.latent_shape))).reshape(self.latent_shape)
@@ -129,7 +128,12 @@ class NetworkPredictor:
 Predictor = NetworkPredictor
 
 
-def network_references(predictor: NetworkPredictor, slices: np.ndarray, masks: np.ndarray, entropy_name: str):
+def reference_checksum(reference: np.ndarray) -> int:
+    """CRC-32 of a rounded reconstruction: stored by the encoder, checked by the decoder."""
+    return zlib.crc32(np.ascontiguousarray(reference, dtype="<i8").tobytes())
+
+
+def network_references(predictor: NetworkPredictor, slices: np.ndarray, masks: np.ndarray):
     """Run the network's encoder over all slices (batched) and keep the latents."""
     window = integer_window(slices)
     slice_shape = tuple(slices.shape[1:])
