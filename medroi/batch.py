@@ -367,9 +367,14 @@ def _execute(tasks: list[dict], *, workers: int | None, scheduler, done: Callabl
 def _locked(output_dir: Path):
     import fcntl
 
-    output_dir.mkdir(parents=True, exist_ok=True)
+    from medroi.fsutil import ensure_folder, not_writable
+
+    ensure_folder(output_dir)
     lock_path = output_dir / LOCK_NAME
-    handle = open(lock_path, "a+")
+    try:
+        handle = open(lock_path, "a+")
+    except OSError as error:
+        raise not_writable(output_dir, error) from error
     try:
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:

@@ -34,3 +34,7 @@ class ModelMismatchError(MedroiError):
 
 class OutputExistsError(MedroiError, FileExistsError):
     """The output exists and --force was not given."""
+
+
+class OutputNotWritableError(MedroiError, PermissionError):
+    """The output (file or folder) cannot be created where the user asked for it."""

@@ -17,12 +17,16 @@ from medroi.io.image import MedicalImage
 
 
 def read_image(
-    path: str | os.PathLike, *, frame: int | None = None, quantize_step: float | None = None
+    path: str | os.PathLike, *, frame: int | None = None, quantize_step: float | None = None,
+    colour: str = "planes",
 ) -> MedicalImage:
     """Read NIfTI, DICOM (file or series folder), PNG, TIFF or JPEG losslessly.
 
     ``frame`` picks one volume of a 4D NIfTI (or one page of a multi-image TIFF);
     ``quantize_step`` lets non-integral float data be stored as round(x / step).
+    ``colour`` (PNG/TIFF/JPEG): "planes" keeps RGB/RGBA exactly as (rows, cols, channels)
+    with ``metadata["channels"]``; "gray" converts to luminance with a warning (what the
+    single-channel networks are trained on). Images whose channels are equal are gray either way.
     """
     fmt = detect_format(path)
     if fmt == "nifti":
@@ -40,7 +44,7 @@ def read_image(
         return read_dicom_file(path) if fmt == "dicom" else read_dicom_series(path)
     from medroi.io.raster import read_raster
 
-    return read_raster(path, frame=frame, quantize_step=quantize_step)
+    return read_raster(path, frame=frame, quantize_step=quantize_step, colour=colour)
 
 
 def write_image(
@@ -88,6 +92,7 @@ def read_mask(
     """A bool ROI mask: any non-zero voxel (``labels=None``) or membership in ``labels``.
 
     Palette PNGs give their indices. ``shape`` (the image's) is checked when given.
+    Labels of which none occurs in the mask are refused (InvalidImageError).
     """
     fmt = detect_format(path)
     if fmt in ("png", "tiff", "jpeg"):
@@ -103,6 +108,13 @@ def read_mask(
         if not wanted:
             raise InvalidImageError(f"{path}: labels is empty; pass None for any non-zero label, or e.g. (1, 2, 4)")
         mask = np.isin(image.array, wanted)
+        if not mask.any():  # a typo in --roi-labels must not become a silently empty ROI
+            present = np.unique(image.array)
+            shown = ", ".join(map(str, present[:20].tolist())) + (", ..." if present.size > 20 else "")
+            raise InvalidImageError(
+                f"{path} holds none of labels {', '.join(map(str, wanted))} (its values: {shown}); "
+                "pick --roi-labels from those values"
+            )
     if shape is not None and tuple(shape) != mask.shape:
         raise InvalidImageError(
             f"{path}: mask shape {mask.shape} differs from the image shape {tuple(shape)}; "

@@ -118,6 +118,7 @@ def _describe(ds: pydicom.Dataset, array: np.ndarray) -> dict:
         "source_transfer_syntax": str(syntax) if syntax else None,
         "lossy_image_compression": _scalar(ds.get("LossyImageCompression"), str),
         "modality": _scalar(ds.get("Modality"), str),
+        "body_part_examined": _scalar(ds.get("BodyPartExamined"), str),
         "series_instance_uid": _scalar(ds.get("SeriesInstanceUID"), str),
         "pixel_spacing": spacing,
         "slice_thickness": _scalar(ds.get("SliceThickness")),
