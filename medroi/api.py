@@ -310,10 +310,17 @@ def decompress_file(
     model: str | None = None,
     force: bool = False,
     progress: bool = False,
+    output_format: str | None = None,
 ) -> dict:
-    """Decode a .mroi file and write the image in the format its extension names."""
+    """Decode a .mroi file and write the image in the format its extension names (or ``output_format``).
+
+    ``mask_out``: also write the decoded ROI mask, as uint8 labels (1 = ROI) in the format
+    its extension names, with the image's geometry (``medroi.io.mask_image``). DICOM output
+    of a lossy file is a new derived series (``medroi.io.dicom_write``).
+    """
     from medroi import codec
     from medroi.io import MedicalImage, write_image
+    from medroi.io.api import mask_image
 
     start = time.perf_counter()
     check_output(output_path, force)
@@ -335,13 +342,16 @@ def decompress_file(
         source=str(input_path),
     )
     lossy = None
-    if header["roi_max_error"] != 0 or header["nroi_max_error"] != 0:
+    roi_bound, nroi_bound = header["roi_max_error"], header["nroi_max_error"]
+    if (roi_bound != 0 and decoded.roi_mask.any()) or (nroi_bound != 0 and not decoded.roi_mask.all()):
         cr = decoded.array.nbytes / len(data)
-        lossy = {"ratio": round(cr, 2), "method": "MEDROI"}
-    written = write_image(image, output_path, force=force, lossy=lossy)
+        describe = lambda b: "the autoencoder's reconstruction" if b is None else f"max error {b}"  # noqa: E731
+        lossy = {"ratio": round(cr, 2), "method": "MEDROI",
+                 "description": f"medroi ROI compression: ROI {describe(roi_bound)}, elsewhere "
+                                f"{describe(nroi_bound)}; ratio {cr:.2f}"}
+    written = write_image(image, output_path, force=force, lossy=lossy, fmt=output_format)
     if mask_out is not None:
-        mask_image = MedicalImage(decoded.roi_mask.astype(decoded.array.dtype), image.format, image.metadata)
-        write_image(mask_image, mask_out, force=force)
+        write_image(mask_image(image, decoded.roi_mask), mask_out, force=force)
     return {
         "input": str(input_path),
         "output": str(written),
@@ -351,6 +361,7 @@ def decompress_file(
         "roi_max_error": header["roi_max_error"],
         "nroi_max_error": header["nroi_max_error"],
         "lossless": lossy is None,
+        "roi_rule": source.get("roi_rule"),
         "seconds": time.perf_counter() - start,
     }
 
@@ -424,6 +435,7 @@ def preview_file(
     from medroi.io import read_image
     from medroi.preview import save_preview
 
+    check_output(output_path, force)  # before any decoding (which may load a network)
     data = _read_mroi(mroi_path)
     decoded = codec.decompress(data, predictor=_decoding_predictor(codec.read_header(data)))
     header = decoded.header

@@ -15,6 +15,7 @@ DEMO_RUNS = (
     ("classical", 0, 4, "residual", "classical"),
     ("classical", 1, 8, "residual", "classical"),
 )
+BRATS_MODEL = "brats_mri_roi_compression"
 NETWORK_RUNS = (
     ("network", 0, 4, "residual", "network"),
     ("paper", None, None, "paper", "network"),
@@ -33,7 +34,7 @@ def demo_roi(array: np.ndarray) -> tuple[np.ndarray, str, bool]:
     try:
         from medroi.networks.runtime import load_model
 
-        model = load_model(None, "nifti")
+        model = load_model(BRATS_MODEL)
         mask = model.segment_volume(array)
         if mask.any():
             return mask, f"U-Net ROI ({model.identity['name']})", True
@@ -63,8 +64,11 @@ def run_demo(output_dir: str | os.PathLike = "medroi-demo") -> dict:
         stem = f"anatomical_{label}_roi{roi_bound}_nroi{nroi_bound}"
         mroi = output_dir / f"{stem}.mroi"
         started = time.perf_counter()
+        # the demo shows the BRATS network on a T1 it was not trained for: named explicitly (--model)
+        model = BRATS_MODEL if predictor == "network" else None
         result = api.compress_file(source, mroi, roi_mask_path=mask_path, roi_max_error=roi_bound or 0,
-                                   nroi_max_error=nroi_bound, mode=mode, predictor=predictor, force=True)
+                                   nroi_max_error=nroi_bound, mode=mode, predictor=predictor, model=model,
+                                   force=True)
         encode_seconds = time.perf_counter() - started
         restored = output_dir / f"{stem}.nii"
         started = time.perf_counter()

@@ -48,17 +48,21 @@ def read_image(
 
 
 def write_image(
-    image: MedicalImage, path: str | os.PathLike, *, force: bool = False, lossy: dict | None = None
+    image: MedicalImage, path: str | os.PathLike, *, force: bool = False, lossy: dict | None = None,
+    fmt: str | None = None,
 ) -> Path:
     """Write ``image`` atomically; the format comes from the extension (no extension: DICOM folder).
 
     Refuses an existing output unless ``force``. ``lossy`` ({"ratio", "method"}) marks DICOM
-    output as lossy; other formats have no such flag and ignore it.
+    output as lossy; other formats have no such flag and ignore it. ``fmt`` (one of
+    ``medroi.io.image.FORMATS``) overrides the extension, e.g. for a DICOM file named ``IM0001``.
     """
     if not isinstance(image, MedicalImage):
         raise TypeError(f"write_image needs a MedicalImage, got {type(image).__name__}")
     path = Path(path)
-    fmt = format_from_extension(path)
+    explicit = fmt is not None
+    if fmt is None:
+        fmt = format_from_extension(path)
     if fmt is None and not path.suffix:
         fmt = "dicom-series"
     if fmt == "nifti":
@@ -68,15 +72,34 @@ def write_image(
     if fmt in ("dicom", "dicom-series"):
         from medroi.io.dicom_write import write_dicom
 
-        return write_dicom(image, path, force=force, lossy=lossy)
+        return write_dicom(image, path, force=force, lossy=lossy, folder=fmt == "dicom-series" if explicit else None)
     if fmt in ("png", "tiff", "jpeg"):
         from medroi.io.raster import write_raster
 
-        return write_raster(image, path, force=force)
+        return write_raster(image, path, force=force, fmt=fmt if explicit else None)
     raise UnsupportedFormatError(
         f"{path}: cannot tell the output format from extension {path.suffix!r}. Supported: {SUPPORTED}; "
         "a path without extension is written as a DICOM series folder"
     )
+
+
+def mask_image(image: MedicalImage, mask: np.ndarray) -> MedicalImage:
+    """A ROI mask as a uint8 label image (1 = ROI) with ``image``'s geometry, to write in its format.
+
+    NIfTI: the image's affine; DICOM: the image's headers as a derived 8-bit series (new
+    UIDs, no rescale or window); PNG/TIFF: plain 8-bit. A colour image's mask is one plane.
+    """
+    meta = dict(image.metadata) if isinstance(image.metadata, dict) else {}
+    mask = np.asarray(mask)
+    if meta.get("channels") and mask.ndim == 3:
+        mask = mask[..., 0]
+    labels = np.ascontiguousarray(mask, dtype=np.uint8)
+    if image.format in ("dicom", "dicom-series") and meta.get("datasets"):
+        from medroi.io.dicom_write import mask_datasets
+
+        return MedicalImage(labels, image.format, {**meta, "datasets": mask_datasets(meta["datasets"])})
+    keep = ("affine", "spacing") if image.format == "nifti" else ("dpi",)
+    return MedicalImage(labels, image.format, {k: meta[k] for k in keep if k in meta})
 
 
 def display_values(image: MedicalImage) -> np.ndarray:

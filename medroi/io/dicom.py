@@ -90,8 +90,24 @@ def decode_pixels(ds: pydicom.Dataset, path: Path) -> np.ndarray:
     return array
 
 
+def _complete_lossy_ratio(ds: pydicom.Dataset) -> None:
+    """A lossy compressed source without Lossy Image Compression Ratio gets the ratio its
+    pixel data shows, so that a later lossy step appends to a complete history."""
+    from medroi.io.dicom_write import LOSSY_SYNTAX_METHODS
+
+    syntax = str(getattr(ds, "file_meta", pydicom.Dataset()).get("TransferSyntaxUID", ""))
+    if syntax not in LOSSY_SYNTAX_METHODS or ds.get("LossyImageCompression") != "01":
+        return
+    if ds.get("LossyImageCompressionRatio") not in (None, "") or not ds.get("PixelData"):
+        return
+    raw = int(ds.Rows) * int(ds.Columns) * int(ds.get("NumberOfFrames", 1) or 1) \
+        * int(ds.get("SamplesPerPixel", 1) or 1) * int(ds.BitsAllocated) // 8
+    ds.LossyImageCompressionRatio = pydicom.valuerep.DSfloat(round(raw / len(ds.PixelData), 2), auto_format=True)
+
+
 def header_b64(ds: pydicom.Dataset) -> str:
     """The dataset without its pixel data, as a base64 DICOM Part 10 file (no pickle)."""
+    _complete_lossy_ratio(ds)
     if "PixelData" in ds:
         del ds.PixelData
     ds.preamble = None  # application-specific (e.g. TIFF offsets); not valid once the pixels are rewritten

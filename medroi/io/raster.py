@@ -210,10 +210,12 @@ def _to_pil(image: MedicalImage, where: str, fmt: str) -> Image.Image:
     return Image.fromarray(array.astype(np.int32))
 
 
-def write_raster(image: MedicalImage, path: str | os.PathLike, *, force: bool = False) -> Path:
-    """Write a 2D image as PNG or TIFF (lossless); JPEG output is refused (it is lossy)."""
+def write_raster(image: MedicalImage, path: str | os.PathLike, *, force: bool = False, fmt: str | None = None) -> Path:
+    """Write a 2D image (or colour planes) as PNG or TIFF (lossless); JPEG output is refused (it is lossy).
+
+    ``fmt`` ("png", "tiff") overrides the extension."""
     path = Path(path)
-    fmt = format_from_extension(path)
+    fmt = fmt or format_from_extension(path)
     if fmt == "jpeg":
         raise UnsupportedFormatError(f"{path}: JPEG output would be lossy; write .png or .tif instead")
     pil = _to_pil(image, str(path), fmt)
