@@ -157,7 +157,8 @@ def _source_files(image: MedicalImage, where: str, lossy: dict | None) -> list[t
     names = list(meta.get("filenames") or [])
     array = np.asarray(image.array)
     if len(headers) == 1:
-        slices = [array]
+        single_frame = int(headers[0].get("NumberOfFrames", 1) or 1) == 1
+        slices = [array[..., 0] if single_frame and array.ndim == 3 and array.shape[-1] == 1 else array]
     elif array.ndim == 3 and array.shape[-1] == len(headers):
         slices = [array[..., i] for i in range(len(headers))]
     else:
