@@ -183,8 +183,8 @@ _VALUE_ELEMENTS = ("RescaleSlope", "RescaleIntercept", "RescaleType", "WindowCen
 
 
 def mask_datasets(datasets: list[str]) -> list[str]:
-    """Base64 headers of an image series -> headers of its ROI mask: 8-bit unsigned MONOCHROME2,
-    Image Type DERIVED\\SECONDARY, one new Series Instance UID, new SOP Instance UIDs."""
+    """Base64 headers of an image series -> headers of its ROI mask: 8-bit unsigned MONOCHROME2
+    Secondary Capture, Image Type DERIVED\\SECONDARY, one new Series Instance UID, new SOP Instance UIDs."""
     series_uid = generate_uid()
     out = []
     for data in datasets:
@@ -195,6 +195,13 @@ def mask_datasets(datasets: list[str]) -> list[str]:
         ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 8, 8, 7, 0
         ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
         ds.ImageType = ["DERIVED", "SECONDARY"]
+        # 8-bit labels are not a valid CT/MR image: the mask is a Secondary Capture of the same geometry
+        frames = int(ds.get("NumberOfFrames", 1) or 1)
+        ds.SOPClassUID = MULTIFRAME_SC[8] if frames > 1 else SECONDARY_CAPTURE
+        ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID
+        ds.ConversionType = "WSD"
+        if "PatientOrientation" not in ds:  # General Image, Type 2C where no Image Orientation is required
+            ds.PatientOrientation = ""
         ds.SeriesDescription = "ROI mask (medroi): 1 = ROI, 0 = elsewhere"
         ds.DerivationDescription = "ROI mask used by medroi compression"
         ds.SeriesInstanceUID = series_uid
