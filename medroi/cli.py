@@ -117,8 +117,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("script", choices=("codecs", "batch", "speed", "alpha", "startup"), help="which benchmark")
     p.add_argument("args", nargs=argparse.REMAINDER, help="arguments passed to the script")
 
-    p = sub.add_parser("demo", help="compress and decompress a real image shipped with a dependency")
-    p.add_argument("-o", "--output-dir", default="medroi-demo", help="where to write the demo files")
+    p = sub.add_parser("demo", help="compress the BraTS sample shipped with medroi (tumour exact, rest within 4) "
+                                    "and compare with classical lossless codecs")
+    p.add_argument("--out", "-o", "--output-dir", dest="output_dir", default=None,
+                   help="folder for the demo files and preview.png (default: a new temporary folder)")
     p.add_argument("--json", action="store_true")
     for subparser in sub.choices.values():
         if subparser.prog != "medroi bench":  # bench passes its remaining arguments to the script

@@ -20,7 +20,7 @@ def read_image(
     path: str | os.PathLike, *, frame: int | None = None, quantize_step: float | None = None,
     colour: str = "planes",
 ) -> MedicalImage:
-    """Read NIfTI, DICOM (file or series folder), PNG, TIFF or JPEG losslessly.
+    """Read NIfTI, DICOM (file or series folder), PNG, TIFF, JPEG, NRRD or MetaImage losslessly.
 
     ``frame`` picks one volume of a 4D NIfTI (or one page of a multi-image TIFF);
     ``quantize_step`` lets non-integral float data be stored as round(x / step).
@@ -30,9 +30,12 @@ def read_image(
     """
     fmt = detect_format(path)
     if fmt == "nifti":
-        from medroi.io.nifti import read_nifti
+        from medroi.io.nifti import NiftiLoadError, read_nifti
 
-        return read_nifti(path, frame=frame, quantize_step=quantize_step)
+        try:
+            return read_nifti(path, frame=frame, quantize_step=quantize_step)
+        except NiftiLoadError as nibabel_error:  # a file nibabel cannot open: SimpleITK may still read it
+            return _nifti_via_itk(path, frame, quantize_step, nibabel_error)
     if fmt in ("dicom", "dicom-series"):
         if frame is not None:
             raise InvalidImageError(
@@ -42,9 +45,30 @@ def read_image(
         from medroi.io.dicom import read_dicom_file, read_dicom_series
 
         return read_dicom_file(path) if fmt == "dicom" else read_dicom_series(path)
+    if fmt in ("nrrd", "metaimage"):
+        if frame is not None:
+            raise InvalidImageError(f"{path}: frame= applies to 4D NIfTI and multi-image TIFF, drop it")
+        from medroi.io.itk import read_itk
+
+        return read_itk(path, quantize_step=quantize_step)
     from medroi.io.raster import read_raster
 
     return read_raster(path, frame=frame, quantize_step=quantize_step, colour=colour)
+
+
+def _nifti_via_itk(path, frame, quantize_step, nibabel_error: Exception) -> MedicalImage:
+    """NIfTI that nibabel cannot load, read with SimpleITK (written back as a generic NIfTI with
+    the same affine); nibabel's error if SimpleITK fails too."""
+    if frame is not None:
+        raise nibabel_error
+    from medroi.io.itk import read_itk
+
+    try:
+        image = read_itk(path, quantize_step=quantize_step)
+    except Exception:
+        raise nibabel_error from None
+    return MedicalImage(image.array, "nifti", {k: v for k, v in image.metadata.items() if k != "stored_dtype"},
+                        image.source)
 
 
 def write_image(
@@ -77,6 +101,10 @@ def write_image(
         from medroi.io.raster import write_raster
 
         return write_raster(image, path, force=force, fmt=fmt if explicit else None)
+    if fmt in ("nrrd", "metaimage"):
+        from medroi.io.itk import write_itk
+
+        return write_itk(image, path, force=force)
     raise UnsupportedFormatError(
         f"{path}: cannot tell the output format from extension {path.suffix!r}. Supported: {SUPPORTED}; "
         "a path without extension is written as a DICOM series folder"

@@ -16,6 +16,7 @@ from pydicom.valuerep import DSfloat
 
 from medroi.errors import InvalidImageError, UnsupportedFormatError
 from medroi.fsutil import atomic_output, atomic_write_bytes
+from medroi.io.dicom import resolve_ambiguous_vr
 from medroi.io.formats import format_from_extension
 from medroi.io.image import MedicalImage
 
@@ -141,6 +142,7 @@ def _encode(ds: pydicom.Dataset, pixels: np.ndarray, lossy: dict | None, where: 
     ds.PixelData = _pixel_bytes(ds, pixels, where)
     ds["PixelData"].VR = "OW" if int(ds.BitsAllocated) > 8 else "OB"
     ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    resolve_ambiguous_vr(ds)
     buffer = io.BytesIO()
     try:
         pydicom.dcmwrite(buffer, ds, enforce_file_format=True, implicit_vr=False, little_endian=True)

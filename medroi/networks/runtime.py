@@ -22,10 +22,11 @@ from pathlib import Path
 import numpy as np
 
 from medroi.errors import MedroiError
+from medroi.resources import BUNDLES_ENV, bundles_dir
 
-__all__ = ["TorchScriptJointNet", "RuntimePredictor", "load_model", "default_model_name", "BUNDLES_ENV"]
+__all__ = ["TorchScriptJointNet", "RuntimePredictor", "load_model", "default_model_name", "BUNDLES_ENV",
+           "bundles_dir"]
 
-BUNDLES_ENV = "MEDROI_BUNDLES"
 BRATS_MODEL = "brats_mri_roi_compression"
 XRAY_MODEL = "xray_roi_compression"
 VOLUME_FORMATS = ("nifti", "dicom-series")
@@ -147,12 +148,6 @@ class RuntimePredictor(_predictor_base()):  # type: ignore[misc]
             unit = _pad_to_multiple(to_unit(slices[s:s + self.batch_size], lo, hi))
             out[s:s + self.batch_size] = self.model.segment(unit)[:, :h, :w] > self.threshold
         return out[0] if array.ndim == 2 else np.moveaxis(out, 0, slice_axis)
-
-
-def bundles_dir() -> Path:
-    """``$MEDROI_BUNDLES``, else the ``bundles/`` folder beside the package (a source checkout)."""
-    env = os.environ.get(BUNDLES_ENV)
-    return Path(env) if env else Path(__file__).resolve().parents[2] / "bundles"
 
 
 def default_model_name(image_format: str) -> str:
