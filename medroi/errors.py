@@ -34,3 +34,7 @@ class ModelMismatchError(MedroiError):
 
 class OutputExistsError(MedroiError, FileExistsError):
     """The output exists and --force was not given."""
+
+
+class LimitExceededError(MedroiError):
+    """Decoding a file would take more memory than the configured cap (raise it to proceed)."""
