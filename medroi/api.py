@@ -188,8 +188,12 @@ def decompress_file(
     model: str | None = None,
     force: bool = False,
     progress: bool = False,
+    max_output_bytes: int | str | None = None,
 ) -> dict:
-    """Decode a .mroi file and write the image in the format its extension names."""
+    """Decode a .mroi file and write the image in the format its extension names.
+
+    ``max_output_bytes`` (e.g. "8G") raises or lowers the decoder's memory cap (see
+    ``medroi.codec.decompress``)."""
     from medroi import codec
     from medroi.io import MedicalImage, write_image
 
@@ -202,7 +206,7 @@ def decompress_file(
     predictor = _decoding_predictor(header, model)
     bar = _SliceBar("decompress", progress)
     try:
-        decoded = codec.decompress(data, predictor=predictor, progress=bar)
+        decoded = codec.decompress(data, predictor=predictor, progress=bar, max_output_bytes=max_output_bytes)
     finally:
         bar.close()
     source = decoded.metadata if isinstance(decoded.metadata, dict) else {}

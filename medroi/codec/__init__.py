@@ -244,7 +244,7 @@ def read_header(data: bytes) -> dict:
 class _SliceDecoder:
     """Decodes slices of one file, reusing the previous slice of a group."""
 
-    def __init__(self, data: bytes, predictor: Predictor | None, max_output_bytes: int | None,
+    def __init__(self, data: bytes, predictor: Predictor | None, max_output_bytes: int | str | None,
                  whole: bool = True):
         self.parsed = container.unpack(data)
         self.header = _validated_header(self.parsed)
@@ -311,7 +311,7 @@ def decompress(
     data: bytes,
     predictor: Predictor | None = None,
     progress: Callable[[int, int], None] | None = None,
-    max_output_bytes: int | None = None,
+    max_output_bytes: int | str | None = None,
 ) -> DecodedImage:
     """Decode .mroi bytes to (array, roi_mask, metadata) at the original shape and dtype;
     ``progress(done, total)`` is called after each slice.
@@ -335,7 +335,7 @@ def decompress(
 
 
 def decompress_slice(
-    data: bytes, k: int, predictor: Predictor | None = None, max_output_bytes: int | None = None
+    data: bytes, k: int, predictor: Predictor | None = None, max_output_bytes: int | str | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Decode slice ``k`` alone (plus at most ``gop - 1`` slices before it in its group);
     ``max_output_bytes`` as for ``decompress``."""

@@ -40,17 +40,17 @@ def parse_size(text: str | int) -> int:
     return value
 
 
-def output_limit(max_output_bytes: int | None = None) -> int:
+def output_limit(max_output_bytes: int | str | None = None) -> int:
     """The cap in bytes: the argument, else $MEDROI_MAX_OUTPUT_BYTES, else 4 GiB."""
-    if max_output_bytes is not None:
-        return parse_size(max_output_bytes)
-    env = os.environ.get(MAX_OUTPUT_ENV)
-    if not env:
-        return DEFAULT_MAX_OUTPUT_BYTES
+    name, value = "max_output_bytes", max_output_bytes
+    if value is None:
+        name, value = MAX_OUTPUT_ENV, os.environ.get(MAX_OUTPUT_ENV)
+        if not value:
+            return DEFAULT_MAX_OUTPUT_BYTES
     try:
-        return parse_size(env)
+        return parse_size(value)
     except ValueError:
-        raise LimitExceededError(f"{MAX_OUTPUT_ENV}={env!r} is not a size; use bytes or e.g. 8G") from None
+        raise LimitExceededError(f"{name}={value!r} is not a size; give bytes or e.g. 512M, 8G") from None
 
 
 def decode_bytes(shape: tuple[int, ...], dtype: str, slice_pixels: int, n_slices: int, network: bool) -> int:
@@ -61,7 +61,7 @@ def decode_bytes(shape: tuple[int, ...], dtype: str, slice_pixels: int, n_slices
 
 
 def check_decode_size(shape, dtype: str, slice_pixels: int, n_slices: int, network: bool,
-                      max_output_bytes: int | None) -> None:
+                      max_output_bytes: int | str | None) -> None:
     """Raise LimitExceededError when decoding this header would need more than the cap."""
     limit = output_limit(max_output_bytes)
     needed = decode_bytes(tuple(shape), dtype, slice_pixels, n_slices, network)
