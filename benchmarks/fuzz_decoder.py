@@ -251,13 +251,13 @@ class Worker:
             self.kill()
 
 
-def make_case(case_id: int, seed: int, seeds) -> tuple[str, str, dict, bytes]:
+def make_case(case_id: int, seed: int, seeds, only: str | None = None) -> tuple[str, str, dict, bytes]:
     """(seed file name, mutator name, request, hostile bytes) of case ``case_id``."""
     import fuzz_mutate
 
     rng = np.random.default_rng([seed, case_id])
     source = seeds[int(rng.integers(len(seeds)))]
-    mutator, data = fuzz_mutate.mutate(rng, source.data, seeds)
+    mutator, data = fuzz_mutate.mutate(rng, source.data, seeds, only)
     request = {"op": "slice" if rng.random() < SLICE_FRACTION else "decompress", "k": int(rng.integers(1 << 16))}
     return source.name, mutator, request, data
 
@@ -290,7 +290,7 @@ def run_campaign(args, seeds) -> dict:
             worker.retry_of = first
         elif pending:
             case_id = pending.pop()
-            meta[case_id] = make_case(case_id, args.seed, seeds)
+            meta[case_id] = make_case(case_id, args.seed, seeds, args.mutator)
             worker.retry_of = None
         else:
             return
@@ -366,7 +366,7 @@ def run_campaign(args, seeds) -> dict:
         "error_types": dict(error_types.most_common()),
         "by_mutator": {m: dict(c) for m, c in sorted(by_mutator.items())},
         "by_seed_file": {m: dict(c) for m, c in sorted(by_seed.items())},
-        "slowest": [{k: r[k] for k in ("case", "mutator", "status", "seconds", "voxels")} for r in slowest],
+        "slowest": [{k: r.get(k) for k in ("case", "mutator", "status", "seconds", "voxels")} for r in slowest],
         "failures": failures,
     }
     return summary
@@ -412,7 +412,7 @@ def write_results(summary: dict, command: str, out_dir: Path) -> None:
         lines.append(f"| {mutator} | " + " | ".join(str(counts.get(s, 0)) for s in STATUSES) + " |")
     lines += ["", "Clean errors by type: " + ", ".join(f"{k} {v}" for k, v in summary["error_types"].items()) + ".",
               "", "Slowest cases (seconds, declared voxels): " + "; ".join(
-                  f"#{r['case']} {r['mutator']} {r['status']} {r['seconds']:.2f} s {r['voxels']}"
+                  f"#{r['case']} {r['mutator']} {r['status']} {r['seconds']:.2f} s {r['voxels'] or 0}"
                   for r in summary["slowest"]) + "."]
     if summary["failures"]:
         lines += ["", "Failures and retried cases:", ""]
@@ -436,6 +436,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--network", choices=("auto", "off"), default="auto",
                         help="auto: include network-reference seeds when torch and the bundles are there")
     parser.add_argument("--case", type=int, help="run this one case only")
+    parser.add_argument("--mutator", help="use this mutator only (a function name of fuzz_mutate.py)")
     parser.add_argument("--save", help="folder for the files of failing cases (and of --case)")
     parser.add_argument("--progress", type=int, default=0, help="print a line every N cases (stderr)")
     parser.add_argument("--results", action="store_true", help="write benchmarks/results/fuzz.{md,json}")

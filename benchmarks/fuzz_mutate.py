@@ -446,10 +446,12 @@ MUTATORS: tuple[tuple[Callable, float], ...] = (
 )
 
 
-def mutate(rng: Rng, seed_data: bytes, seeds) -> tuple[str, bytes]:
-    """(mutator name, hostile bytes) for one case."""
+def mutate(rng: Rng, seed_data: bytes, seeds, only: str | None = None) -> tuple[str, bytes]:
+    """(mutator name, hostile bytes) for one case (``only``: that mutator's name)."""
     weights = np.array([w for _, w in MUTATORS], dtype=float)
     mutator = MUTATORS[int(rng.choice(len(MUTATORS), p=weights / weights.sum()))][0]
+    if only is not None:
+        mutator = {m.__name__: m for m, _ in MUTATORS}[only]
     return mutator.__name__, mutator(rng, parse(seed_data), seeds)
 
 
