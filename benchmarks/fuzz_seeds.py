@@ -97,14 +97,19 @@ def _network(name: str):
         return None
 
 
-def build_seeds(network: bool = True) -> list[Seed]:
-    """Every seed file; ``network=False`` skips the network ones (no torch import)."""
+def build_seeds(network: bool = True, tiny: bool = False) -> list[Seed]:
+    """Every seed file; ``network=False`` skips the network ones (no torch import);
+    ``tiny`` crops everything to about 12 x 12 (coverage-guided fuzzing wants many runs per second)."""
     from medroi import codec
 
     seeds: list[Seed] = []
     rng = np.random.default_rng(0)
 
     def add(name, image, mask, bounds, source="real", **options):
+        if tiny:  # the ROI edge sits in the middle of every crop: keep a window around it
+            box = tuple(slice(max(0, n // 2 - 6), n // 2 + 6) for n in image.shape[:2])
+            image = np.ascontiguousarray(image[box])
+            mask = None if mask is None else np.ascontiguousarray(mask[box])
         data = codec.compress(image, mask, *bounds, **options)
         model = options["predictor"].model.name if options.get("predictor") is not None else None
         seeds.append(Seed(name, data, model, source))
@@ -115,8 +120,8 @@ def build_seeds(network: bool = True) -> list[Seed]:
         add("brats_lossless", image, seg, (0, 0))
         add("brats_0_4", image, seg, (0, 4))
         add("brats_2_8_gop2", image, seg, (2, 8), gop=2)
-        tiny, tiny_mask = _centre_crop(*brats, (16, 16, 2))
-        add("brats_huffman", tiny, tiny_mask, (0, 3), entropy="huffman")
+        small, small_mask = _centre_crop(*brats, (16, 16, 2))
+        add("brats_huffman", small, small_mask, (0, 3), entropy="huffman")
         edge = brats[0][:40, :40, :3]  # skull-stripped corner: constant slices
         add("brats_constant", edge, np.zeros(edge.shape, bool), (0, 0))
     else:
