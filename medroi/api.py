@@ -311,12 +311,14 @@ def decompress_file(
     force: bool = False,
     progress: bool = False,
     output_format: str | None = None,
+    max_output_bytes: int | str | None = None,
 ) -> dict:
     """Decode a .mroi file and write the image in the format its extension names (or ``output_format``).
 
     ``mask_out``: also write the decoded ROI mask, as uint8 labels (1 = ROI) in the format
     its extension names, with the image's geometry (``medroi.io.mask_image``). DICOM output
-    of a lossy file is a new derived series (``medroi.io.dicom_write``).
+    of a lossy file is a new derived series (``medroi.io.dicom_write``). ``max_output_bytes``
+    (e.g. "8G") raises or lowers the decoder's memory cap (see ``medroi.codec.decompress``).
     """
     from medroi import codec
     from medroi.io import MedicalImage, write_image
@@ -331,7 +333,7 @@ def decompress_file(
     predictor = _decoding_predictor(header, model)
     bar = _SliceBar("decompress", progress)
     try:
-        decoded = codec.decompress(data, predictor=predictor, progress=bar)
+        decoded = codec.decompress(data, predictor=predictor, progress=bar, max_output_bytes=max_output_bytes)
     finally:
         bar.close()
     source = decoded.metadata if isinstance(decoded.metadata, dict) else {}

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 from collections.abc import Sequence
 
@@ -90,6 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="output image; the extension picks the format (.nii/.nii.gz, .dcm or a folder, .png/.tif)")
     p.add_argument("--mask-out", help="also write the decoded ROI mask here")
     p.add_argument("--model", help="network the file was made with (default: the one it names)")
+    p.add_argument("--max-output-bytes", help="refuse files whose declared image needs more memory to decode "
+                   "(bytes or e.g. 8G; default 4G or $MEDROI_MAX_OUTPUT_BYTES)")
     p.add_argument("--workers", type=int, default=None, help="tree mode: local processes (default: cores)")
     p.add_argument("--scheduler", help="tree mode: Dask scheduler address")
     p.add_argument("--force", action="store_true", help="overwrite existing outputs")
@@ -218,6 +221,10 @@ def _decompress(args) -> int:
 
     from medroi import api
 
+    if args.max_output_bytes is not None:  # tree mode: local worker processes inherit it
+        from medroi.codec.limits import MAX_OUTPUT_ENV
+
+        os.environ[MAX_OUTPUT_ENV] = args.max_output_bytes
     if Path(args.input).is_dir():
         from medroi import batch
 
@@ -228,7 +235,8 @@ def _decompress(args) -> int:
         _print(summary, args.json)
         return 0 if summary.get("failed", 0) == 0 else 1
     result = api.decompress_file(args.input, args.output, mask_out=args.mask_out, model=args.model, force=args.force,
-                                 progress=not args.json and sys.stderr.isatty())
+                                 progress=not args.json and sys.stderr.isatty(),
+                                 max_output_bytes=args.max_output_bytes)
     _print(result, args.json)
     return 0
 

@@ -38,3 +38,7 @@ class OutputExistsError(MedroiError, FileExistsError):
 
 class OutputNotWritableError(MedroiError, PermissionError):
     """The output (file or folder) cannot be created where the user asked for it."""
+
+
+class LimitExceededError(MedroiError):
+    """Decoding a file would take more memory than the configured cap (raise it to proceed)."""
