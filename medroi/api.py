@@ -148,6 +148,11 @@ def compress_file(
         )
     finally:
         bar.close()
+    stored = "pixels"
+    if mode == "residual" and frame is None and quantize_step is None:
+        kept = _kept_source(input_path, image, roi_mask, data, (roi_max_error, nroi_max_error))
+        if kept is not None:
+            data, stored = kept, "the input file, byte-exact (smaller than coding its pixels)"
     atomic_write_bytes(output_path, data, force=force)
     raw_bytes = int(image.array.nbytes)
     input_bytes = _input_bytes(input_path)
@@ -169,8 +174,25 @@ def compress_file(
         "predictor": "classical" if predictor == "classical" else network.identity["name"],
         "roi_model": network.identity["name"] if roi == "auto" and roi_mask_path is None else None,
         "entropy": entropy,
+        "stored": stored,
         "seconds": time.perf_counter() - start,
     }
+
+
+def _kept_source(input_path, image, roi_mask, data: bytes, requested) -> bytes | None:
+    """.mroi bytes keeping the input file itself when that is smaller than ``data`` (an already
+    compressed JPEG / JPEG 2000 DICOM: its pixels stored losslessly take ~3x the file), else None."""
+    from medroi import codec
+    from medroi.codec import kept
+
+    path = Path(input_path)
+    if not path.is_file() or image.format not in kept.SUFFIXES or path.stat().st_size >= len(data):
+        return None
+    header = {k: v for k, v in codec.read_header(data).items() if k not in ("chunk_bytes", "file_bytes")}
+    header["metadata"] = {"format": image.format, "name": path.name}  # the rest is in the file itself
+    mask = np.zeros(image.shape, bool) if roi_mask is None else roi_mask
+    candidate = kept.pack(header, path.read_bytes(), path.name, image.format, image.array, mask, requested)
+    return candidate if len(candidate) < len(data) else None
 
 
 def _input_bytes(path: str | os.PathLike) -> int:
@@ -216,7 +238,12 @@ def decompress_file(
     if header["roi_max_error"] != 0 or header["nroi_max_error"] != 0:
         cr = decoded.array.nbytes / len(data)
         lossy = {"ratio": round(cr, 2), "method": "MEDROI"}
-    written = write_image(image, output_path, force=force, lossy=lossy)
+    kept = header.get("kept_source")
+    if kept is not None and _same_format(output_path, kept):  # give the user's file back as it was
+        source, _ = codec.kept.source_file(codec.container.unpack(data))
+        written = atomic_write_bytes(output_path, source, force=force)
+    else:
+        written = write_image(image, output_path, force=force, lossy=lossy)
     if mask_out is not None:
         mask_image = MedicalImage(decoded.roi_mask.astype(decoded.array.dtype), image.format, image.metadata)
         write_image(mask_image, mask_out, force=force)
@@ -229,8 +256,17 @@ def decompress_file(
         "roi_max_error": header["roi_max_error"],
         "nroi_max_error": header["nroi_max_error"],
         "lossless": lossy is None,
+        "original_file_bytes_restored": kept is not None and _same_format(output_path, kept),
         "seconds": time.perf_counter() - start,
     }
+
+
+def _same_format(output_path, kept: dict) -> bool:
+    """Whether ``output_path`` names a file of the kept source's format (and gzip-ness for NIfTI)."""
+    from medroi.io.formats import format_from_extension
+
+    gz = str(output_path).lower().endswith(".gz") == str(kept["name"]).lower().endswith(".gz")
+    return format_from_extension(output_path) == kept["format"] and (kept["format"] != "nifti" or gz)
 
 
 def file_info(path: str | os.PathLike) -> dict:
@@ -246,7 +282,8 @@ def file_info(path: str | os.PathLike) -> dict:
         "file_bytes": header["file_bytes"],
         "shape": header["shape"],
         "dtype": header["dtype"],
-        "slices": len(header["chunk_bytes"]),
+        "slices": len(header["chunk_bytes"]) if "kept_source" not in header
+        else 1 if len(header["shape"]) == 2 else header["shape"][header["slice_axis"]],
         "slice_axis": header["slice_axis"],
         "source_format": metadata.get("format"),
         "source_name": metadata.get("name"),
@@ -259,6 +296,7 @@ def file_info(path: str | os.PathLike) -> dict:
         "raw_bytes": raw,
         "cr": raw / header["file_bytes"],
         "medroi_version": header.get("medroi_version"),
+        "kept_source": header.get("kept_source"),
     }
 
 

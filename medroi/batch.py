@@ -76,7 +76,7 @@ MANIFEST_INTERVAL = 5.0
 MANIFEST_FIELDS = (
     "input", "output", "role", "mask", "roi_labels", "status", "error", "format", "raw_bytes",
     "compressed_bytes", "cr", "roi_max_error", "nroi_max_error", "entropy", "predictor",
-    "roi_fraction", "seconds",
+    "roi_fraction", "seconds", "input_bytes", "stored",
 )
 
 _IMAGE_FORMATS = ("nifti", "dicom", "png", "tiff", "jpeg")
@@ -242,6 +242,7 @@ def run_task(task: dict) -> dict:
                 compressed_bytes=result["compressed_bytes"], cr=result["cr"],
                 roi_max_error=result["roi_max_error"], nroi_max_error=result["nroi_max_error"],
                 entropy=result["entropy"], predictor=result["predictor"], roi_fraction=result["roi_fraction"],
+                input_bytes=result["input_bytes"], stored=result["stored"],
             )
         else:
             _install_model_cache()
@@ -469,11 +470,14 @@ def _run_batch(kind: str, input_dir: Path, output_dir: Path, tasks: list[dict], 
         ok_rows = [r for r in rows if r["status"] in ("ok", "skipped")]
         raw = sum(r.get("raw_bytes") or 0 for r in ok_rows)
         compressed = sum(r.get("compressed_bytes") or 0 for r in ok_rows)
+        inputs = [r for r in ok_rows if r.get("input_bytes") and r.get("compressed_bytes")]  # compress only
         seconds = time.perf_counter() - start
         return {
             "input_dir": str(input_dir), "output_dir": str(output_dir), "files": total,
             "ok": counts["ok"], "skipped": counts["skipped"], "failed": counts["failed"],
             "raw_bytes": raw, "compressed_bytes": compressed, "cr": raw / compressed if compressed else None,
+            "cr_vs_input_file": (sum(int(r["input_bytes"]) for r in inputs)
+                                 / sum(int(r["compressed_bytes"]) for r in inputs)) if inputs else None,
             "seconds": seconds, "files_per_second": counts["ok"] / seconds if seconds > 0 else None,
             "engine": engine, "manifest": str(output_dir / MANIFEST_CSV),
         }
@@ -627,7 +631,8 @@ def _done_info(api, out: Path, path: Path, mask: Path | None, options: dict, row
     return {"status": "skipped", "raw_bytes": info["raw_bytes"], "compressed_bytes": info["file_bytes"],
             "cr": info["cr"], "roi_max_error": info["roi_max_error"], "nroi_max_error": info["nroi_max_error"],
             "entropy": info["entropy"], "roi_fraction": info.get("roi_fraction"),
-            "predictor": predictor.get("name") or predictor.get("kind"), "seconds": 0.0}
+            "predictor": predictor.get("name") or predictor.get("kind"), "seconds": 0.0,
+            "input_bytes": _size(path), "stored": "kept source" if info.get("kept_source") else "pixels"}
 
 
 def find_mroi_files(root: str | os.PathLike) -> list[Path]:
