@@ -279,10 +279,17 @@ def _bits(array: np.ndarray) -> int:
     return max(1, (hi - min(lo, 0)).bit_length())
 
 
-def measure(items: list[Item], cache: dict, strong: set[str], strong_effort: int, mc, log) -> list[dict]:
+def interleave(items: list[Item]) -> list[Item]:
+    """Round-robin over the groups (keeping each group's order)."""
+    queues = [[i for i in items if i.group == g] for g in dict.fromkeys(i.group for i in items)]
+    return [q[k] for k in range(max(map(len, queues), default=0)) for q in queues if k < len(q)]
+
+
+def measure(items: list[Item], cache: dict, strong: set[str], strong_effort: int, mc, log,
+            first: int = 0, total: int | None = None) -> list[dict]:
     """One row per item (classical from the cache when the key matches)."""
     rows = []
-    for n, item in enumerate(items, 1):
+    for n, item in enumerate(items, first + 1):
         key = f"{item.group}/{item.name}"
         row = {"group": item.group, "name": item.name}
         t0 = time.perf_counter()
@@ -307,7 +314,7 @@ def measure(items: list[Item], cache: dict, strong: set[str], strong_effort: int
         row["seconds"] = round(time.perf_counter() - t0, 2)
         rows.append(row)
         ratio = _ratio(row, "best", "medroi_0_0")
-        log(f"[{n}/{len(items)}] {key}: " + (row.get("error") or
+        log(f"[{n}/{total or len(items)}] {key}: " + (row.get("error") or
             f"medroi/best {ratio:.3f}" + (f", ROI {_ratio(row, 'hybrid_0_4', f'medroi_0_{NEAR}'):.3f}"
                                           if "hybrid_0_4" in row and f"medroi_0_{NEAR}" in row else ""))
             + f" ({row['seconds']} s)")
@@ -575,9 +582,12 @@ def main(argv: list[str] | None = None) -> int:
     stem = "codecs_all" if not (args.quick or args.limit or set(groups) != set(GROUPS)) else "codecs_all_quick"
     rows: list[dict] = []
     summary: dict = {}
-    for g in groups:  # the report is rewritten after each group: a long run leaves results as it goes
-        rows += measure([i for i in items if i.group == g], cache, strong, args.strong_effort, mc, log)
+    order = interleave(items)  # all groups early: a run cut short still covers every group
+    for start_at in range(0, len(order), 5):  # the report is rewritten every 5 images
+        rows += measure(order[start_at : start_at + 5], cache, strong, args.strong_effort, mc, log,
+                        first=start_at, total=len(order))
         cache_path.write_text(json.dumps(cache, indent=0, sort_keys=True))
+        rows.sort(key=lambda r: (GROUPS.index(r["group"]), r["name"]))
         summary = write_report(args, argv, stem, groups, limit, strong_every, rows, start)
     print("\n".join(verdicts(summary)))
     print(f"wrote {args.out / (stem + '.md')}, .json, .png in {time.perf_counter() - start:.0f} s")
