@@ -505,6 +505,27 @@ def markdown(meta: dict, rows: list[dict], summary: dict) -> str:
     return "\n".join(L)
 
 
+def readme_table(result: dict) -> str:
+    """The README's results table (markdown) from a codecs_all.json."""
+    meta, summary = result["meta"], result["summary"]
+    L = [f"Per image, on all the shared data ({sum(meta['counts'].values())} images; "
+         f"`{meta['command']}`, git {meta['git']}, {meta['date'][:10]}). Ratio = classical bytes / medroi "
+         "bytes (> 1: medroi smaller); lossless vs the per-slice best of JPEG-LS and JPEG XL e7; ROI exact + "
+         "rest within 4 vs the ROI-exact JPEG-LS hybrid. Details: "
+         "[benchmarks/results/codecs_all.md](benchmarks/results/codecs_all.md).", "",
+         "| set | images | lossless total | min | median | worst image | ROI (0,4) total | ROI min |",
+         "|---|---:|---:|---:|---:|---|---:|---:|"]
+    for name, s in summary.items():
+        lo, roi = s.get("lossless"), s.get("roi")
+        if not lo:
+            continue
+        worst = lo["worst"][0]
+        L.append(f"| {GROUP_TITLE.get(name, name)} | {lo['images']} | {lo['total']:.3f} | {lo['min']:.3f} | "
+                 f"{lo['median']:.3f} | {worst['name']} ({worst['ratio']:.3f}) | "
+                 f"{_f((roi or {}).get('total'))} | {_f((roi or {}).get('min'))} |")
+    return "\n".join(L)
+
+
 def plot(path: Path, rows: list[dict]) -> None:
     import matplotlib
 
@@ -548,7 +569,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-medroi", action="store_true", help="classical codecs only (fills the cache)")
     ap.add_argument("--no-cache", action="store_true", help="recompute the classical codecs")
     ap.add_argument("--out", type=Path, default=HERE / "results", help="output folder")
+    ap.add_argument("--readme", action="store_true",
+                    help="print README's results table from results/codecs_all.json (no measuring)")
     args = ap.parse_args(argv)
+    if args.readme:
+        print(readme_table(json.loads((args.out / "codecs_all.json").read_text())))
+        return 0
     groups = tuple(g.strip() for g in args.groups.split(",") if g.strip())
     unknown = set(groups) - set(GROUPS)
     if unknown:
