@@ -105,3 +105,19 @@ def test_real_jpeg_xray_lossless_is_not_inflated(tmp_path):
     assert result["compressed_bytes"] <= source.stat().st_size + OVERHEAD
     decoded = codec.decompress((tmp_path / "x.mroi").read_bytes()).array
     assert np.array_equal(decoded, read_image(source).array)
+
+
+def test_kept_header_with_missing_fields_is_refused(jpeg, tmp_path):
+    from medroi.codec import container
+
+    api.compress_file(jpeg, tmp_path / "a.mroi", nroi_max_error=0, roi="none")
+    parsed = container.unpack((tmp_path / "a.mroi").read_bytes())
+    chunks = [parsed.chunk(0), parsed.chunk(1)]
+    damaged = [{k: v for k, v in parsed.header.items() if k != drop} for drop in ("shape", "entropy", "gop")]
+    damaged.append({**parsed.header, "kept_source": {"format": "jpeg"}})
+    damaged.append({**parsed.header, "nroi_max_error": 4})  # a kept file is exact by construction
+    for header in damaged:
+        with pytest.raises(CorruptFileError):
+            codec.read_header(container.pack(header, chunks))
+        with pytest.raises(CorruptFileError):
+            codec.decompress(container.pack(header, chunks))

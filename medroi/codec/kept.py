@@ -72,9 +72,11 @@ def check(parsed: container.Container) -> tuple[dict, tuple[int, ...], np.dtype]
         fmt, size = str(kept["format"]), int(kept["bytes"])
         int(kept["pixels_crc32"]), str(kept["sha256"]), str(kept["name"])
         axis = int(header["slice_axis"])
+        exact = header["roi_max_error"] == 0 and header["nroi_max_error"] == 0
+        dict(header["predictor"]), str(header["entropy"]), int(header["gop"])
     except (KeyError, TypeError, ValueError) as error:
         raise CorruptFileError(f"kept-source header is incomplete or damaged ({error})") from error
-    if fmt not in SUFFIXES or len(parsed.index) != 2 or parsed.index[0][1] != size:
+    if not exact or fmt not in SUFFIXES or len(parsed.index) != 2 or parsed.index[0][1] != size:
         raise CorruptFileError("kept-source file is inconsistent (format, chunk count or size)")
     if len(shape) not in (2, 3) or min(shape) < 1 or max(shape) > 1 << 16 or not 0 <= axis < len(shape):
         raise CorruptFileError(f"kept-source header declares an impossible shape {list(shape)}")
