@@ -133,7 +133,8 @@ def compress_file(
         predictor = "network"
     elif mode != "residual":
         raise InvalidImageError(f"mode must be 'residual' or 'paper', got {mode!r}")
-    metadata = {"format": image.format, "name": Path(str(input_path)).name, "source": image.metadata}
+    metadata = {"format": image.format, "name": Path(str(input_path)).name, "source": image.metadata,
+                "input_bytes": _input_bytes(input_path)}  # for cr_vs_input_file in `medroi info`
     bar = _SliceBar("compress", progress)
     try:
         data = codec.compress(
@@ -155,7 +156,7 @@ def compress_file(
             data, stored = kept, "the input file, byte-exact (smaller than coding its pixels)"
     atomic_write_bytes(output_path, data, force=force)
     raw_bytes = int(image.array.nbytes)
-    input_bytes = _input_bytes(input_path)
+    input_bytes = metadata["input_bytes"]
     return {
         "input": str(input_path),
         "output": str(output_path),
@@ -189,7 +190,8 @@ def _kept_source(input_path, image, roi_mask, data: bytes, requested) -> bytes |
     if not path.is_file() or image.format not in kept.SUFFIXES or path.stat().st_size >= len(data):
         return None
     header = {k: v for k, v in codec.read_header(data).items() if k not in ("chunk_bytes", "file_bytes")}
-    header["metadata"] = {"format": image.format, "name": path.name}  # the rest is in the file itself
+    header["metadata"] = {"format": image.format, "name": path.name,  # the rest is in the file itself
+                          "input_bytes": path.stat().st_size}
     mask = np.zeros(image.shape, bool) if roi_mask is None else roi_mask
     candidate = kept.pack(header, path.read_bytes(), path.name, image.format, image.array, mask, requested)
     return candidate if len(candidate) < len(data) else None
@@ -295,6 +297,8 @@ def file_info(path: str | os.PathLike) -> dict:
         "gop": header["gop"],
         "raw_bytes": raw,
         "cr": raw / header["file_bytes"],
+        "cr_vs_input_file": metadata["input_bytes"] / header["file_bytes"]
+        if isinstance(metadata.get("input_bytes"), int) and metadata["input_bytes"] > 0 else None,
         "medroi_version": header.get("medroi_version"),
         "kept_source": header.get("kept_source"),
     }

@@ -49,6 +49,7 @@ def test_lossless_jpeg_keeps_the_file_and_gives_it_back(jpeg, tmp_path):
     assert (tmp_path / "back.jpg").read_bytes() == jpeg.read_bytes()
     info = api.file_info(tmp_path / "a.mroi")
     assert info["kept_source"]["format"] == "jpeg" and info["slices"] == 1
+    assert info["cr_vs_input_file"] == pytest.approx(result["cr_vs_input_file"])
 
 
 def test_kept_file_keeps_the_roi_mask(jpeg, tmp_path):
@@ -69,6 +70,7 @@ def test_pixels_are_coded_when_that_is_smaller(tmp_path):
     result = api.compress_file(tmp_path / "ramp.png", tmp_path / "r.mroi", nroi_max_error=0)
     assert result["stored"] == "pixels" and result["cr_vs_input_file"] > 1
     assert "kept_source" not in codec.read_header((tmp_path / "r.mroi").read_bytes())
+    assert api.file_info(tmp_path / "r.mroi")["cr_vs_input_file"] == pytest.approx(result["cr_vs_input_file"])
 
 
 def test_damaged_kept_file_is_refused(jpeg, tmp_path):
