@@ -62,7 +62,7 @@ def _xray() -> tuple[np.ndarray, np.ndarray, tuple[int, int]] | None:
         if image_path.is_file():
             from medroi.io import read_image, read_mask
 
-            image = read_image(image_path).array
+            image = read_image(image_path, colour="gray").array  # one channel, as the lungs model sees it
             mask = read_mask(mask_path, shape=image.shape)
             rows, cols = np.nonzero(mask)
             r = int(np.median(rows))

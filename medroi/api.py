@@ -251,7 +251,8 @@ def compress_file(
     elif not explicit_bound:
         nroi_max_error = DEFAULT_NROI_MAX_ERROR
     metadata = {"format": image.format, "name": Path(str(input_path)).name, "source": image.metadata,
-                "roi_rule": rule, "roi_source": source}
+                "roi_rule": rule, "roi_source": source,
+                "input_bytes": _input_bytes(input_path)}  # for cr_vs_input_file in `medroi info`
     bar = _SliceBar("compress", progress)
     try:
         data = codec.compress(
@@ -266,9 +267,14 @@ def compress_file(
         )
     finally:
         bar.close()
+    stored = "pixels"
+    if mode == "residual" and frame is None and quantize_step is None:
+        kept = _kept_source(input_path, image, roi_mask, data, (roi_max_error, nroi_max_error))
+        if kept is not None:
+            data, stored = kept, "the input file, byte-exact (smaller than coding its pixels)"
     atomic_write_bytes(output_path, data, force=force)
     raw_bytes = int(image.array.nbytes)
-    input_bytes = _input_bytes(input_path)
+    input_bytes = metadata["input_bytes"]
     return {
         "input": str(input_path),
         "output": str(output_path),
@@ -291,8 +297,26 @@ def compress_file(
         "predictor": "classical" if predictor == "classical" else network.identity["name"],
         "roi_model": network.identity["name"] if rule == "model" else None,
         "entropy": entropy,
+        "stored": stored,
         "seconds": time.perf_counter() - start,
     }
+
+
+def _kept_source(input_path, image, roi_mask, data: bytes, requested) -> bytes | None:
+    """.mroi bytes keeping the input file itself when that is smaller than ``data`` (an already
+    compressed JPEG / JPEG 2000 DICOM: its pixels stored losslessly take ~3x the file), else None."""
+    from medroi import codec
+    from medroi.codec import kept
+
+    path = Path(input_path)
+    if not path.is_file() or image.format not in kept.SUFFIXES or path.stat().st_size >= len(data):
+        return None
+    header = {k: v for k, v in codec.read_header(data).items() if k not in ("chunk_bytes", "file_bytes")}
+    # the image's own metadata is in the file itself; the rest (ROI rule, sizes) stays
+    header["metadata"] = {k: v for k, v in header["metadata"].items() if k != "source"}
+    mask = np.zeros(image.shape, bool) if roi_mask is None else roi_mask
+    candidate = kept.pack(header, path.read_bytes(), path.name, image.format, image.array, mask, requested)
+    return candidate if len(candidate) < len(data) else None
 
 
 def _input_bytes(path: str | os.PathLike) -> int:
@@ -351,7 +375,12 @@ def decompress_file(
         lossy = {"ratio": round(cr, 2), "method": "MEDROI",
                  "description": f"medroi ROI compression: ROI {describe(roi_bound)}, elsewhere "
                                 f"{describe(nroi_bound)}; ratio {cr:.2f}"}
-    written = write_image(image, output_path, force=force, lossy=lossy, fmt=output_format)
+    kept = header.get("kept_source")
+    if kept is not None and output_format is None and _same_format(output_path, kept):  # the user's file as it was
+        source_bytes, _ = codec.kept.source_file(codec.container.unpack(data))
+        written = atomic_write_bytes(output_path, source_bytes, force=force)
+    else:
+        written = write_image(image, output_path, force=force, lossy=lossy, fmt=output_format)
     if mask_out is not None:
         write_image(mask_image(image, decoded.roi_mask), mask_out, force=force)
     return {
@@ -364,8 +393,17 @@ def decompress_file(
         "nroi_max_error": header["nroi_max_error"],
         "lossless": lossy is None,
         "roi_rule": source.get("roi_rule"),
+        "original_file_bytes_restored": kept is not None and output_format is None and _same_format(output_path, kept),
         "seconds": time.perf_counter() - start,
     }
+
+
+def _same_format(output_path, kept: dict) -> bool:
+    """Whether ``output_path`` names a file of the kept source's format (and gzip-ness for NIfTI)."""
+    from medroi.io.formats import format_from_extension
+
+    gz = str(output_path).lower().endswith(".gz") == str(kept["name"]).lower().endswith(".gz")
+    return format_from_extension(output_path) == kept["format"] and (kept["format"] != "nifti" or gz)
 
 
 def file_info(path: str | os.PathLike) -> dict:
@@ -381,7 +419,8 @@ def file_info(path: str | os.PathLike) -> dict:
         "file_bytes": header["file_bytes"],
         "shape": header["shape"],
         "dtype": header["dtype"],
-        "slices": len(header["chunk_bytes"]),
+        "slices": len(header["chunk_bytes"]) if "kept_source" not in header
+        else 1 if len(header["shape"]) == 2 else header["shape"][header["slice_axis"]],
         "slice_axis": header["slice_axis"],
         "source_format": metadata.get("format"),
         "source_name": metadata.get("name"),
@@ -395,7 +434,10 @@ def file_info(path: str | os.PathLike) -> dict:
         "gop": header["gop"],
         "raw_bytes": raw,
         "cr": raw / header["file_bytes"],
+        "cr_vs_input_file": metadata["input_bytes"] / header["file_bytes"]
+        if isinstance(metadata.get("input_bytes"), int) and metadata["input_bytes"] > 0 else None,
         "medroi_version": header.get("medroi_version"),
+        "kept_source": header.get("kept_source"),
     }
 
 

@@ -85,7 +85,7 @@ MANIFEST_INTERVAL = 5.0
 MANIFEST_FIELDS = (
     "input", "output", "role", "taken_as", "roi_rule", "mask", "roi_labels", "status", "error", "note", "format",
     "raw_bytes", "compressed_bytes", "cr", "roi_max_error", "nroi_max_error", "entropy", "predictor",
-    "roi_fraction", "seconds",
+    "roi_fraction", "seconds", "input_bytes", "stored",
 )
 JPEG_NOTE = "JPEG is stored as its decoded pixels (exactly) and decompresses to PNG: JPEG output would be lossy again"
 
@@ -247,6 +247,7 @@ def run_task(task: dict) -> dict:
                 compressed_bytes=result["compressed_bytes"], cr=result["cr"],
                 roi_max_error=result["roi_max_error"], nroi_max_error=result["nroi_max_error"],
                 entropy=result["entropy"], predictor=result["predictor"], roi_fraction=result["roi_fraction"],
+                input_bytes=result["input_bytes"], stored=result["stored"],
             )
         else:
             _install_model_cache()
@@ -527,11 +528,14 @@ def _run_batch(kind: str, input_dir: Path, output_dir: Path, tasks: list[dict], 
         ok_rows = [r for r in rows if r["status"] in ("ok", "skipped")]
         raw = sum(r.get("raw_bytes") or 0 for r in ok_rows)
         compressed = sum(r.get("compressed_bytes") or 0 for r in ok_rows)
+        inputs = [r for r in ok_rows if r.get("input_bytes") and r.get("compressed_bytes")]  # compress only
         seconds = time.perf_counter() - start
         return {
             "input_dir": str(input_dir), "output_dir": str(output_dir), "files": total,
             "ok": counts["ok"], "skipped": counts["skipped"], "failed": counts["failed"],
             "raw_bytes": raw, "compressed_bytes": compressed, "cr": raw / compressed if compressed else None,
+            "cr_vs_input_file": (sum(int(r["input_bytes"]) for r in inputs)
+                                 / sum(int(r["compressed_bytes"]) for r in inputs)) if inputs else None,
             "seconds": seconds, "files_per_second": counts["ok"] / seconds if seconds > 0 else None,
             "engine": engine, "manifest": str(output_dir / MANIFEST_CSV),
         }
@@ -682,8 +686,10 @@ def _done_info(api, out: Path, path: Path, mask: Path | None, options: dict, row
     if rule == "label" and options.get("detect_labels"):  # found a label by its pixels last time
         expected_roi, expected_nroi, network = 0, 0, False
     kind = (info.get("predictor") or {}).get("kind") if isinstance(info.get("predictor"), dict) else None
-    if (info["roi_max_error"] != expected_roi or info["nroi_max_error"] != expected_nroi
-            or info["entropy"] != options["entropy"] or (kind == "network") != network
+    kept = info.get("kept_source")  # a kept input file: compare what was asked, not how it was stored
+    bounds = tuple(kept["requested"]) if kept else (info["roi_max_error"], info["nroi_max_error"])
+    if (bounds != (expected_roi, expected_nroi) or (kept is None and info["entropy"] != options["entropy"])
+            or (kind == "network") != network
             or info.get("source_name") != path.name):
         return None
     if previous is not None and previous.get("status") in ("ok", "skipped"):
@@ -697,7 +703,8 @@ def _done_info(api, out: Path, path: Path, mask: Path | None, options: dict, row
     return {**extra, "status": "skipped", "raw_bytes": info["raw_bytes"], "compressed_bytes": info["file_bytes"],
             "cr": info["cr"], "roi_max_error": info["roi_max_error"], "nroi_max_error": info["nroi_max_error"],
             "entropy": info["entropy"], "roi_fraction": info.get("roi_fraction"),
-            "predictor": predictor.get("name") or predictor.get("kind"), "seconds": 0.0}
+            "predictor": predictor.get("name") or predictor.get("kind"), "seconds": 0.0,
+            "input_bytes": _size(path), "stored": "kept source" if info.get("kept_source") else "pixels"}
 
 
 def find_mroi_files(root: str | os.PathLike) -> list[Path]:

@@ -213,7 +213,21 @@ def _compress(args) -> int:
     if not args.json:  # after the work: an error is then the only line on stderr
         print(f"medroi: {result['message']}", file=sys.stderr)
     _print(result, args.json)
+    _note_input_size(result)
     return 0
+
+
+def _note_input_size(result: dict) -> None:
+    """Say so on stderr when the .mroi is not smaller than the user's own file (cr counts raw pixels)."""
+    ratio = result.get("cr_vs_input_file")
+    if ratio is None or ratio >= 1:
+        return
+    if result.get("stored", "pixels") != "pixels":
+        print(f"medroi: note: {result['input']} is already compressed and smaller than coding its pixels; "
+              f"the .mroi keeps the file itself ({ratio:.3f}x its size); decompress to the same format "
+              "to get it back byte-exact", file=sys.stderr)
+    else:
+        print(f"medroi: note: the .mroi is larger than {result['input']} ({ratio:.3f}x its size)", file=sys.stderr)
 
 
 def _decompress(args) -> int:

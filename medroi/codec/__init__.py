@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from medroi import __version__
-from medroi.codec import container, limits
+from medroi.codec import container, kept, limits
 from medroi.codec.entropy import Decoder, Encoder
 from medroi.codec.predictors import Predictor, network_references, reference_checksum
 from medroi.codec.slice_coder import Bounds, decode_mask, decode_pixels, encode_mask, encode_pixels
@@ -235,7 +235,11 @@ def _slice_shape(header: dict) -> tuple[int, int]:
 def read_header(data: bytes) -> dict:
     """The checked JSON header of .mroi bytes, with the file's chunk sizes added."""
     parsed = container.unpack(data)
-    header = dict(_validated_header(parsed))
+    if kept.is_kept(parsed.header):
+        kept.check(parsed)
+        header = dict(parsed.header)
+    else:
+        header = dict(_validated_header(parsed))
     header["chunk_bytes"] = [length for _, length, _ in parsed.index]
     header["file_bytes"] = len(parsed.data)
     return header
@@ -319,6 +323,10 @@ def decompress(
     ``max_output_bytes`` caps the memory the header may claim (image + mask + one slice's
     working set; default 4 GiB or $MEDROI_MAX_OUTPUT_BYTES): above it, LimitExceededError
     is raised before anything is allocated."""
+    parsed = container.unpack(data)
+    if kept.is_kept(parsed.header):  # the input file itself was kept (see medroi.codec.kept)
+        array, mask, metadata = kept.decode(parsed)
+        return DecodedImage(array, mask, metadata, parsed.header)
     decoder = _SliceDecoder(data, predictor, max_output_bytes)
     header = decoder.header
     n_slices = len(decoder.parsed.index)
@@ -339,6 +347,17 @@ def decompress_slice(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Decode slice ``k`` alone (plus at most ``gop - 1`` slices before it in its group);
     ``max_output_bytes`` as for ``decompress``."""
+    parsed = container.unpack(data)
+    if kept.is_kept(parsed.header):  # a kept file decodes whole
+        array, mask, _ = kept.decode(parsed)
+        if array.ndim == 2:
+            array, mask = array[None], mask[None]
+        else:
+            axis = parsed.header["slice_axis"]
+            array, mask = np.moveaxis(array, axis, 0), np.moveaxis(mask, axis, 0)
+        if not 0 <= k < array.shape[0]:
+            raise InvalidImageError(f"slice {k} does not exist (the file has {array.shape[0]})")
+        return array[k], mask[k]
     decoder = _SliceDecoder(data, predictor, max_output_bytes, whole=False)
     if not 0 <= k < len(decoder.parsed.index):
         raise InvalidImageError(f"slice {k} does not exist (the file has {len(decoder.parsed.index)})")
