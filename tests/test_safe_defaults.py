@@ -272,6 +272,11 @@ def test_colour_dicom_and_colour_with_a_model_are_refused(tmp_path, capsys):
     assert main(["compress", str(tmp_path / "c.png"), "-o", str(tmp_path / "c.mroi"), "--model",
                  "xray_roi_compression"]) == 1
     assert "single-channel" in capsys.readouterr().err
+    tifffile = pytest.importorskip("tifffile")  # Pillow reads 16-bit colour TIFF as 8 bits: refused
+
+    tifffile.imwrite(tmp_path / "c16.tif", np.full((4, 5, 3), 4097, np.uint16), photometric="rgb")
+    assert main(["compress", str(tmp_path / "c16.tif"), "-o", str(tmp_path / "c16.mroi")]) == 1
+    assert "more than 8 bits" in capsys.readouterr().err
 
 
 # --------------------------------------------------------------------------- DICOM output
