@@ -71,14 +71,6 @@ def _message(rule: str, source: str, roi_bound, nroi_bound) -> str:
     return f"ROI: {source}; ROI within {roi_bound}, the rest {nroi}"
 
 
-def fitting_model(input_path: str | os.PathLike) -> str | None:
-    """The shipped model meant for this input (by modality, body part, 2D/3D, naming), or None."""
-    from medroi.io import read_image
-    from medroi.networks.selection import choose_model, describe_input
-
-    return choose_model(describe_input(read_image(input_path), input_path))
-
-
 def load_network(model: str | None, image_format: str):
     """The network predictor for ``model`` (a bundle name or a path); imports torch."""
     from medroi.networks.runtime import load_model  # torch only, never monai
@@ -450,16 +442,17 @@ def evaluate_files(
 ) -> dict:
     """Compare a reconstruction with its original: PSNR (overall/ROI/NROI), SSIM, max errors."""
     from medroi import metrics
-    from medroi.io import read_image, read_mask
+    from medroi.io import read_image
 
-    original = read_image(original_path).array
+    image = read_image(original_path)
+    original = image.array
     reconstruction = _read_any(reconstruction_path)
     if reconstruction.shape != original.shape:
         raise InvalidImageError(
             f"shapes differ: original {original.shape}, reconstruction {reconstruction.shape}; "
             "compare an image with its own reconstruction"
         )
-    roi = None if roi_mask_path is None else read_mask(roi_mask_path, roi_labels, shape=original.shape)
+    roi = None if roi_mask_path is None else _read_roi(image, roi_mask_path, roi_labels)
     report = metrics.region_report(original, reconstruction, roi)
     report.update({"original": str(original_path), "reconstruction": str(reconstruction_path)})
     return report

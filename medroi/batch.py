@@ -479,8 +479,9 @@ def _previous_rows(output_dir: Path) -> dict[str, dict]:
 
 
 def _clean(value):
+    """Strict JSON: a non-finite number is null (the JSON's ``nulls`` says so)."""
     if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
+        return None
     return value
 
 
@@ -495,8 +496,9 @@ def write_manifest(output_dir: Path, rows: list[dict], settings: dict, summary: 
     for row in rows:
         writer.writerow({k: ("" if row.get(k) is None else _csv_value(row.get(k))) for k in MANIFEST_FIELDS})
     atomic_write_bytes(output_dir / MANIFEST_CSV, text.getvalue().encode(), force=True)
-    document = {"settings": settings, "summary": summary,
-                "files": [{k: _clean(row.get(k)) for k in MANIFEST_FIELDS} for row in rows]}
+    document = {"settings": settings, "summary": {k: _clean(v) for k, v in summary.items()},
+                "files": [{k: _clean(row.get(k)) for k in MANIFEST_FIELDS} for row in rows],
+                "nulls": "null: not applicable, or a number that is not finite"}
     data = json.dumps(document, indent=1, default=str, allow_nan=False).encode()
     atomic_write_bytes(output_dir / MANIFEST_JSON, data, force=True)
 

@@ -313,6 +313,18 @@ COMMANDS = {"compress": _compress, "decompress": _decompress, "info": _info, "ev
             "preview": _preview, "bench": _bench}
 
 
+def _interrupt_on_sigterm() -> None:
+    """SIGTERM (kill, a scheduler's stop) ends a run like Ctrl-C: outputs stay whole, the manifest complete."""
+    import signal
+    import threading
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, interrupt)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -320,6 +332,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from medroi.errors import MedroiError
 
     tune_allocator()
+    _interrupt_on_sigterm()
     try:
         return COMMANDS[args.command](args)
     except MedroiError as error:

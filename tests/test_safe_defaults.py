@@ -41,6 +41,10 @@ def _cli(*args: str, **kwargs) -> subprocess.CompletedProcess:
                           **kwargs)
 
 
+def _refuse_constant(name):
+    raise AssertionError(f"non-JSON constant {name}")
+
+
 def _pixels(path) -> np.ndarray:
     return read_image(path).array
 
@@ -211,7 +215,8 @@ def test_label_files_in_a_tree_come_back_bit_identical(tmp_path):
     assert (back / "dcm" / "IM0001").is_file() and _pixels(back / "dcm").shape == (16, 20, 1)
     assert (back / "IM0002").is_file() and _pixels(back / "IM0002").shape == (16, 20)
     assert (back / "study" / "photo.png").is_file()
-    document = json.loads((back / "manifest.json").read_text())
+    document = json.loads((back / "manifest.json").read_text(), parse_constant=_refuse_constant)
+    json.loads((out / "manifest.json").read_text(), parse_constant=_refuse_constant)
     notes = {r["input"]: r["note"] for r in document["files"]}
     assert "PNG" in notes["study/photo.jpg.mroi"] and notes["IM0002.mroi"] is None
     # a rerun skips everything, labels found by content included
@@ -268,6 +273,11 @@ def test_colour_dicom_and_colour_with_a_model_are_refused(tmp_path, capsys):
     assert main(["compress", str(tmp_path / "c.png"), "-o", str(tmp_path / "c.mroi"), "--model",
                  "xray_roi_compression"]) == 1
     assert "single-channel" in capsys.readouterr().err
+    tifffile = pytest.importorskip("tifffile")  # Pillow reads 16-bit colour TIFF as 8 bits: refused
+
+    tifffile.imwrite(tmp_path / "c16.tif", np.full((4, 5, 3), 4097, np.uint16), photometric="rgb")
+    assert main(["compress", str(tmp_path / "c16.tif"), "-o", str(tmp_path / "c16.mroi")]) == 1
+    assert "more than 8 bits" in capsys.readouterr().err
 
 
 # --------------------------------------------------------------------------- DICOM output
@@ -467,16 +477,13 @@ def test_json_output_is_strict_with_nulls_for_infinity(tmp_path, capsys):
     write_image(MedicalImage(image, "png", {}), tmp_path / "b.png")
     assert main(["evaluate", str(tmp_path / "a.png"), str(tmp_path / "b.png"), "--json"]) == 0
     text = capsys.readouterr().out
-
-    def refuse(name):
-        raise AssertionError(f"non-JSON constant {name}")
-
-    report = json.loads(text, parse_constant=refuse)
+    report = json.loads(text, parse_constant=_refuse_constant)
     assert report["psnr"] is None and "identical" in report["nulls"]["psnr"]
     assert '"inf"' not in text and isinstance(report["max_error"], int)
 
 
-def test_interrupted_batch_lists_every_finished_file(tmp_path):
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_interrupted_batch_lists_every_finished_file(tmp_path, signum):
     rng = np.random.default_rng(9)
     tree = tmp_path / "tree"
     for i in range(24):
@@ -491,7 +498,7 @@ def test_interrupted_batch_lists_every_finished_file(tmp_path):
     while not list(out.glob("*.mroi")) and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
     assert process.poll() is None, "the batch finished before it could be interrupted"
-    process.send_signal(signal.SIGINT)
+    process.send_signal(signum)
     _, stderr = process.communicate(timeout=120)
     assert process.returncode == 130, stderr
     finished = {p.name[: -len(".mroi")] for p in out.glob("*.mroi")}

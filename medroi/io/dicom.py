@@ -99,7 +99,8 @@ def decode_pixels(ds: pydicom.Dataset, path: Path) -> np.ndarray:
     if samples != 1:
         raise UnsupportedFormatError(
             f"{path}: colour DICOM ({samples} samples per pixel, {ds.get('PhotometricInterpretation')}) is not "
-            "supported; medroi codes grayscale images"
+            "supported: medroi codes grayscale DICOM and refuses colour rather than convert it to gray; keep the "
+            "original file (or export its frames as PNG, which medroi stores exactly)"
         )
     syntax = getattr(ds, "file_meta", pydicom.Dataset()).get("TransferSyntaxUID")
     try:

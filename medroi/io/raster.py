@@ -101,8 +101,6 @@ def _colour_planes(img: Image.Image, path: Path) -> tuple[np.ndarray, str | None
         return np.ascontiguousarray(colour[..., 0]), "single-channel" if colour.shape[-1] > 1 else None, alpha is not None
     if opaque:
         planes = colour
-    if _png_bit_depth(path) == 16:
-        raise UnsupportedFormatError(f"{path}: 16-bit colour PNG is not supported; save it as 16-bit gray or 8-bit colour")
     return np.ascontiguousarray(planes), "planes", False
 
 
@@ -111,6 +109,13 @@ def _pixels(
 ) -> tuple[np.ndarray, str | None, bool]:
     """(array, conversion applied or None, alpha dropped)."""
     mode = img.mode
+    if mode in _COLOUR_MODES or mode in ("LA", "La", "PA"):
+        tiff_bits = getattr(img, "tag_v2", {}).get(258) if img.format == "TIFF" else None
+        if _png_bit_depth(path) == 16 or (tiff_bits and max(tiff_bits) > 8):  # Pillow would keep 8 of 16 bits
+            raise UnsupportedFormatError(
+                f"{path}: colour with more than 8 bits per channel is not supported (it would lose bits); "
+                "save it as 8-bit colour or as separate 16-bit gray images"
+            )
     if labels and mode in ("P", "PA"):
         return np.asarray(img if mode == "P" else img.convert("P")), None, False  # palette indices are the labels
     if colour == "planes" and (mode in ("LA", "La", "PA") or mode in _COLOUR_MODES):
