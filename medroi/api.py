@@ -85,6 +85,11 @@ def _decoding_predictor(header: dict, model: str | None = None):
     return load_network(model or header["predictor"].get("name"), "mroi")
 
 
+def mroi_metadata(image_format: str, name: str, source: dict) -> dict:
+    """What a .mroi header keeps to write the decoded image back (format, file name, reader metadata)."""
+    return {"format": image_format, "name": name, "source": source}
+
+
 def compress_file(
     input_path: str | os.PathLike,
     output_path: str | os.PathLike,
@@ -133,7 +138,7 @@ def compress_file(
         predictor = "network"
     elif mode != "residual":
         raise InvalidImageError(f"mode must be 'residual' or 'paper', got {mode!r}")
-    metadata = {"format": image.format, "name": Path(str(input_path)).name, "source": image.metadata}
+    metadata = mroi_metadata(image.format, Path(str(input_path)).name, image.metadata)
     bar = _SliceBar("compress", progress)
     try:
         data = codec.compress(
