@@ -79,7 +79,7 @@ MANIFEST_FIELDS = (
     "roi_fraction", "seconds",
 )
 
-_IMAGE_FORMATS = ("nifti", "dicom", "png", "tiff", "jpeg")
+_IMAGE_FORMATS = ("nifti", "dicom", "png", "tiff", "jpeg", "nrrd", "metaimage")
 _LABEL_NAME = re.compile(r"_(seg|mask|masks|label|labels)$", re.IGNORECASE)
 _LABEL_FOLDERS = {"masks", "mask", "labels", "label", "segmentations", "segmentation"}
 # tempfile.mkstemp/mkdtemp names made by medroi.fsutil.atomic_output: ".<name>.<8 chars>.tmp..."

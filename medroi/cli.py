@@ -39,25 +39,29 @@ def _nroi_bound(text: str) -> int | None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="medroi",
-        description="ROI-guaranteed compression of medical images (NIfTI, DICOM, PNG/TIFF).",
+        description="ROI-guaranteed compression of medical images (NIfTI, NRRD, MetaImage, DICOM, PNG/TIFF).",
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("compress", help="compress an image, volume, DICOM series, or a whole folder tree")
-    p.add_argument("input", help="NIfTI, DICOM file or series folder, PNG/TIFF/JPEG, or a folder tree")
+    p.add_argument("input", help="NIfTI, NRRD, MetaImage (.mha/.mhd), DICOM file or series folder, PNG/TIFF/JPEG, "
+                                 "or a folder tree")
     p.add_argument("-o", "--output", required=True, help="OUTPUT.mroi (or an output folder for a tree)")
     p.add_argument("--roi-mask", help="mask file (label image) giving the ROI")
     p.add_argument("--roi-labels", type=_labels, help="labels of the mask that form the ROI (default: any non-zero)")
     p.add_argument("--roi", choices=("auto", "mask", "none"), default=None,
-                   help="auto: the network's U-Net finds the ROI; default: the mask if given, else none")
+                   help="auto: the shipped U-Net finds the ROI; mask: the --roi-mask file; none: no ROI. Default: "
+                        "mask when --roi-mask is given (and for a folder tree), else auto when a shipped model fits "
+                        "the input (volumes: BRATS bundle, 2D images: X-ray bundle), else none")
     p.add_argument("--roi-max-error", type=_bound, default=0, help="max |error| in the ROI (default 0 = lossless)")
     p.add_argument("--nroi-max-error", type=_nroi_bound, default=4,
                    help="max |error| outside the ROI (default 4; 'none' = autoencoder only, needs a model)")
     p.add_argument("--entropy", choices=("ans", "huffman"), default="ans", help="entropy coder (default ans)")
     p.add_argument("--mode", choices=("residual", "paper"), default="residual",
                    help="paper: autoencoder latent + ROI mask only, lossy everywhere (the paper's pipeline)")
-    p.add_argument("--model", help="network: a bundle name or a model.ts path (default follows the input)")
+    p.add_argument("--model", help="network: a bundle name, bundle folder or model.ts path (default follows the "
+                                   "input; $MEDROI_BUNDLES overrides the shipped bundles)")
     p.add_argument("--predictor", choices=("classical", "network"), default="classical",
                    help="classical (default, smallest files measured) or network (the autoencoder's "
                         "reconstruction as an extra reference)")
@@ -72,7 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("decompress", help="decode a .mroi file (or a folder of them)")
     p.add_argument("input", help="INPUT.mroi or a folder tree of .mroi files")
     p.add_argument("-o", "--output", required=True,
-                   help="output image; the extension picks the format (.nii/.nii.gz, .dcm or a folder, .png/.tif)")
+                   help="output image; the extension picks the format (.nii/.nii.gz, .nrrd, .mha/.mhd, .dcm or a "
+                        "folder, .png/.tif)")
     p.add_argument("--mask-out", help="also write the decoded ROI mask here")
     p.add_argument("--model", help="network the file was made with (default: the one it names)")
     p.add_argument("--workers", type=int, default=None, help="tree mode: local processes (default: cores)")
