@@ -44,11 +44,12 @@ def test_defaults_in_help_match_the_readme():
         pytest.skip("no README (not a source checkout)")
     readme = _section("Command line")
     assert "--roi-max-error N` (default 0 = bit-exact ROI)" in readme and "default 0" in _help("compress", "--roi-max-error")
-    assert "(default 4;" in readme and "default 4" in _help("compress", "--nroi-max-error")
-    # the ROI default: the U-Net when no mask is given and a shipped model fits the input
-    assert "the default when no mask is given and a model fits the input" in readme
+    nroi = "4 when an ROI is known, lossless when none is"
+    assert f"(default {nroi};" in readme and nroi in _help("compress", "--nroi-max-error")
+    # the ROI default: the mask if given, else the U-Net of a shipped model that fits the input
+    assert "the default when no mask is given and a shipped model fits the input, by modality, body part" in readme
     roi_help = _help("compress", "--roi")
-    assert "else auto when a shipped model fits the input" in roi_help and "mask when --roi-mask is given" in roi_help
+    assert "default: the mask if given, else a shipped model that fits the input (by modality, body part" in roi_help
     assert "classical by default" in readme and "classical (default" in _help("compress", "--predictor")
     assert "ANS default" in readme and "default ans" in _help("compress", "--entropy")
     assert "`medroi demo [--out DIR]" in readme and "temporary folder" in _help("demo", "--out")

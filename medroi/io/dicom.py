@@ -136,6 +136,21 @@ def _finish_pixels(ds: pydicom.Dataset, array: np.ndarray, path: Path) -> np.nda
     return array
 
 
+def _complete_lossy_ratio(ds: pydicom.Dataset) -> None:
+    """A lossy compressed source without Lossy Image Compression Ratio gets the ratio its
+    pixel data shows, so that a later lossy step appends to a complete history."""
+    from medroi.io.dicom_write import LOSSY_SYNTAX_METHODS
+
+    syntax = str(getattr(ds, "file_meta", pydicom.Dataset()).get("TransferSyntaxUID", ""))
+    if syntax not in LOSSY_SYNTAX_METHODS or ds.get("LossyImageCompression") != "01":
+        return
+    if ds.get("LossyImageCompressionRatio") not in (None, "") or not ds.get("PixelData"):
+        return
+    raw = int(ds.Rows) * int(ds.Columns) * int(ds.get("NumberOfFrames", 1) or 1) \
+        * int(ds.get("SamplesPerPixel", 1) or 1) * int(ds.BitsAllocated) // 8
+    ds.LossyImageCompressionRatio = pydicom.valuerep.DSfloat(round(raw / len(ds.PixelData), 2), auto_format=True)
+
+
 def resolve_ambiguous_vr(ds: pydicom.Dataset) -> None:
     """Give 'OB or OW' elements that pydicom cannot resolve (e.g. retired Curve Data (50xx,3000)
     of an implicit-VR file) the VR OW, which implicit VR little endian implies, so the data set
@@ -147,6 +162,7 @@ def resolve_ambiguous_vr(ds: pydicom.Dataset) -> None:
 
 def header_b64(ds: pydicom.Dataset) -> str:
     """The dataset without its pixel data, as a base64 DICOM Part 10 file (no pickle)."""
+    _complete_lossy_ratio(ds)
     if "PixelData" in ds:
         del ds.PixelData
     ds.preamble = None  # application-specific (e.g. TIFF offsets); not valid once the pixels are rewritten
@@ -173,6 +189,7 @@ def _describe(ds: pydicom.Dataset, array: np.ndarray) -> dict:
         "source_transfer_syntax": str(syntax) if syntax else None,
         "lossy_image_compression": _scalar(ds.get("LossyImageCompression"), str),
         "modality": _scalar(ds.get("Modality"), str),
+        "body_part_examined": _scalar(ds.get("BodyPartExamined"), str),
         "series_instance_uid": _scalar(ds.get("SeriesInstanceUID"), str),
         "pixel_spacing": spacing,
         "slice_thickness": _scalar(ds.get("SliceThickness")),

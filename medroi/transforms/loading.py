@@ -67,7 +67,7 @@ class LoadMedicalImage(Transform):
     def __call__(self, path: str | PathLike) -> MetaTensor:
         from medroi.io import read_image  # lazily: medroi.io is numpy-only and may be absent at import
 
-        image = read_image(path, frame=self.frame, quantize_step=self.quantize_step)
+        image = read_image(path, frame=self.frame, quantize_step=self.quantize_step, colour="gray")
         array = np.asarray(image.array)
         if image.format in PLANAR_FORMATS and array.ndim != 2:
             raise InvalidImageError(f"{path}: a {image.format} image must be 2D, medroi.io returned shape {array.shape}")
