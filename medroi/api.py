@@ -105,6 +105,12 @@ def _decoding_predictor(header: dict, model: str | None = None):
     return load_network(model or header["predictor"].get("name"), "mroi")
 
 
+def mroi_metadata(image_format: str, name: str, source: dict, **extra) -> dict:
+    """What a .mroi header keeps to write the decoded image back (format, file name, reader
+    metadata), plus ``extra`` fields (how the ROI was chosen, the input's size)."""
+    return {"format": image_format, "name": name, "source": source, **extra}
+
+
 def _check_options(roi, mode, predictor, nroi_max_error) -> None:
     """Refuse option combinations before any file is read or any network loaded."""
     if predictor not in ("classical", "network"):
@@ -242,9 +248,9 @@ def compress_file(
             nroi_max_error = 0
     elif not explicit_bound:
         nroi_max_error = DEFAULT_NROI_MAX_ERROR
-    metadata = {"format": image.format, "name": Path(str(input_path)).name, "source": image.metadata,
-                "roi_rule": rule, "roi_source": source,
-                "input_bytes": _input_bytes(input_path)}  # for cr_vs_input_file in `medroi info`
+    metadata = mroi_metadata(image.format, Path(str(input_path)).name, image.metadata, roi_rule=rule,
+                             roi_source=source,
+                             input_bytes=_input_bytes(input_path))  # for cr_vs_input_file in `medroi info`
     bar = _SliceBar("compress", progress)
     try:
         data = codec.compress(

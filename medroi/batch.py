@@ -88,8 +88,9 @@ MANIFEST_FIELDS = (
     "roi_fraction", "seconds", "input_bytes", "stored",
 )
 JPEG_NOTE = "JPEG is stored as its decoded pixels (exactly) and decompresses to PNG: JPEG output would be lossy again"
+KEPT_NOTE = "the input file itself is kept byte-exact (smaller than coding its pixels) and comes back as it was"
 
-_IMAGE_FORMATS = ("nifti", "dicom", "png", "tiff", "jpeg")
+_IMAGE_FORMATS = ("nifti", "dicom", "png", "tiff", "jpeg", "nrrd", "metaimage")
 # tempfile.mkstemp/mkdtemp names made by medroi.fsutil.atomic_output: ".<name>.<8 chars>.tmp..."
 _TEMP_NAME = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp")
 
@@ -249,6 +250,8 @@ def run_task(task: dict) -> dict:
                 entropy=result["entropy"], predictor=result["predictor"], roi_fraction=result["roi_fraction"],
                 input_bytes=result["input_bytes"], stored=result["stored"],
             )
+            if result["stored"] != "pixels":
+                row["note"] = KEPT_NOTE
         else:
             _install_model_cache()
             result = api.decompress_file(task["input"], task["output"], model=task["model"], force=task["force"],
@@ -726,16 +729,27 @@ def find_mroi_files(root: str | os.PathLike) -> list[Path]:
 def decoded_name(mroi: Path, taken: set[str] | None = None) -> str:
     """The output name for ``mroi``: the source name back (``x.nii.gz.mroi`` -> ``x.nii.gz``,
     ``IM0001.mroi`` -> ``IM0001``). A JPEG source comes back as PNG (JPEG output would be
-    lossy again; see ``JPEG_NOTE``), as ``x.png`` or, when that is taken, ``x.jpg.png``."""
+    lossy again; see ``JPEG_NOTE``), as ``x.png`` or, when that is taken, ``x.jpg.png``,
+    unless the .mroi keeps the JPEG file itself (``KEPT_NOTE``): then as ``x.jpg``, byte-exact."""
     from medroi.io.formats import format_from_extension
 
     name = mroi.name[: -len(".mroi")]
-    if format_from_extension(name) == "jpeg":
+    if format_from_extension(name) == "jpeg" and not _keeps_source(mroi):
         candidate = name[: -len(_image_ext(name))] + ".png"
         if taken is not None and candidate in taken:
             candidate = name + ".png"
         return candidate
     return name
+
+
+def _keeps_source(mroi: Path) -> bool:
+    """Whether ``mroi`` keeps its input file byte-exact (``medroi.codec.kept``); False if unreadable."""
+    from medroi import codec
+
+    try:
+        return codec.read_header(mroi.read_bytes()).get("kept_source") is not None
+    except (MedroiError, OSError):
+        return False
 
 
 def _output_format(mroi: Path, name: str) -> str | None:
@@ -771,6 +785,8 @@ def decompress_tree(
     input_dir, output_dir = _prepare_dirs(input_dir, output_dir)
     if input_dir.resolve() == output_dir.resolve():
         raise MedroiError("the output folder must differ from the input folder")
+    from medroi.io.formats import format_from_extension
+
     files = find_mroi_files(input_dir)
     settings = {"command": "decompress", "input_dir": str(input_dir), "output_dir": str(output_dir),
                 "model": model}
@@ -785,7 +801,8 @@ def decompress_tree(
             out = output_dir / rel_parent / decoded_name(path, names)
             names.add(out.name)
             rel = path.relative_to(input_dir).as_posix()
-            note = JPEG_NOTE if out.name != path.name[: -len(".mroi")] else None
+            note = JPEG_NOTE if out.name != path.name[: -len(".mroi")] else (
+                KEPT_NOTE if format_from_extension(out.name) == "jpeg" else None)
             row = {"input": rel, "output": out.relative_to(output_dir).as_posix(), "role": None, "mask": None,
                    "roi_labels": None, "status": None, "error": None, "note": note}
             redo = force

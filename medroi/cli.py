@@ -53,13 +53,14 @@ def _add_debug(parser: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="medroi",
-        description="ROI-guaranteed compression of medical images (NIfTI, DICOM, PNG/TIFF).",
+        description="ROI-guaranteed compression of medical images (NIfTI, NRRD, MetaImage, DICOM, PNG/TIFF).",
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     p = sub.add_parser("compress", help="compress an image, volume, DICOM series, or a whole folder tree")
-    p.add_argument("input", help="NIfTI, DICOM file or series folder, PNG/TIFF/JPEG, or a folder tree")
+    p.add_argument("input", help="NIfTI, NRRD, MetaImage (.mha/.mhd), DICOM file or series folder, PNG/TIFF/JPEG, "
+                                 "or a folder tree")
     p.add_argument("-o", "--output", required=True, help="OUTPUT.mroi (or an output folder for a tree)")
     p.add_argument("--roi-mask", help="mask file (label image) giving the ROI")
     p.add_argument("--roi-labels", type=_labels, help="labels of the mask that form the ROI (default: any non-zero)")
@@ -73,7 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--entropy", choices=("ans", "huffman"), default="ans", help="entropy coder (default ans)")
     p.add_argument("--mode", choices=("residual", "paper"), default="residual",
                    help="paper: autoencoder latent + ROI mask only, lossy everywhere (the paper's pipeline)")
-    p.add_argument("--model", help="network: a bundle name or a model.ts path (default follows the input)")
+    p.add_argument("--model", help="network: a bundle name, bundle folder or model.ts path (default follows the "
+                                   "input; $MEDROI_BUNDLES overrides the shipped bundles)")
     p.add_argument("--predictor", choices=("classical", "network"), default="classical",
                    help="classical (default, smallest files measured) or network (the autoencoder's "
                         "reconstruction as an extra reference)")
@@ -88,7 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("decompress", help="decode a .mroi file (or a folder of them)")
     p.add_argument("input", help="INPUT.mroi or a folder tree of .mroi files")
     p.add_argument("-o", "--output", required=True,
-                   help="output image; the extension picks the format (.nii/.nii.gz, .dcm or a folder, .png/.tif)")
+                   help="output image; the extension picks the format (.nii/.nii.gz, .nrrd, .mha/.mhd, .dcm or a "
+                        "folder, .png/.tif)")
     p.add_argument("--mask-out", help="also write the decoded ROI mask here")
     p.add_argument("--model", help="network the file was made with (default: the one it names)")
     p.add_argument("--max-output-bytes", help="refuse files whose declared image needs more memory to decode "

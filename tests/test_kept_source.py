@@ -123,3 +123,16 @@ def test_kept_header_with_missing_fields_is_refused(jpeg, tmp_path):
             codec.read_header(container.pack(header, chunks))
         with pytest.raises(CorruptFileError):
             codec.decompress(container.pack(header, chunks))
+
+
+def test_tree_gives_a_kept_jpeg_back_under_its_own_name(jpeg, tmp_path):
+    from medroi import batch
+
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    shutil.copy(jpeg, tree / "chest.jpg")
+    assert batch.compress_tree(tree, tmp_path / "out", workers=1, progress=False)["failed"] == 0
+    assert batch.decompress_tree(tmp_path / "out", tmp_path / "back", workers=1, progress=False)["failed"] == 0
+    assert (tmp_path / "back" / "chest.jpg").read_bytes() == jpeg.read_bytes()
+    rows = json.loads((tmp_path / "back" / "manifest.json").read_text())["files"]
+    assert "byte-exact" in rows[0]["note"]

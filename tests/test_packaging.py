@@ -27,8 +27,17 @@ def wheel(tmp_path_factory) -> Path:
     for name in ("medroi", "bundles", "transforms"):
         shutil.copytree(REPO / name, src / name, symlinks=True, ignore=ignore)
     out = tmp_path_factory.mktemp("dist")
-    proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-                           "-w", str(out), str(src)], capture_output=True, text=True, timeout=300)
+    # build with this environment's setuptools when it can make wheels (>= 70.1, or `wheel`
+    # installed: no network needed); else pip's isolated build fetches setuptools + wheel
+    import importlib.util
+
+    import setuptools
+    from packaging.version import Version
+
+    local = Version(setuptools.__version__) >= Version("70.1") or importlib.util.find_spec("wheel") is not None
+    isolation = ["--no-build-isolation"] if local else []
+    proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", *isolation, "-q",
+                           "-w", str(out), str(src)], capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
     (wheel_path,) = out.glob("medroi-*.whl")
     return wheel_path

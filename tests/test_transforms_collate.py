@@ -84,7 +84,7 @@ def test_crop_inverse_on_a_real_radiograph_through_xray_config():
     back = pipeline.inverse(out)
     from medroi.io import read_image, read_mask
 
-    original = read_image(image_path).array
+    original = read_image(image_path, colour="gray").array  # as LoadMedicalImaged reads it
     np.testing.assert_array_equal(back["image"].numpy()[0], original)
     np.testing.assert_array_equal(back["label"].numpy()[0], read_mask(mask_path, (1, 2)))
     np.testing.assert_allclose(back["image"].affine.numpy(), np.eye(4))

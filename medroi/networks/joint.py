@@ -181,5 +181,17 @@ class JointNet(nn.Module):
         return logits, recon, latent
 
 
+class RoiJointNet(JointNet):
+    """:class:`JointNet` whose ``forward(image)`` gives only the U-Net's ROI logits [N,1,H,W].
+
+    The same weights (state dict), the same exported ``segment``/``encode``/``decode``: what a
+    MONAI inference workflow and ``verify_net_in_out`` expect of ``network_def`` (one tensor
+    out, ``network_data_format`` in metadata.json); training uses :class:`JointNet`.
+    """
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        return self.segment_logits(image)
+
+
 def count_parameters(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())

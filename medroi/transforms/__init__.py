@@ -28,6 +28,7 @@ from medroi.transforms.roi import (
     RoiFromLabelsD,
     RoiFromLabelsDict,
 )
+from medroi.transforms.saving import SaveMroiD, SaveMroid, SaveMroiDict
 from medroi.transforms.slicing import (
     SLICE_INDEX_KEY,
     ExtractSlice,
@@ -72,6 +73,9 @@ __all__ = [
     "ResizeWithPadOrCropExactD",
     "ResizeWithPadOrCropExactDict",
     "ResizeWithPadOrCropExactd",
+    "SaveMroiD",
+    "SaveMroiDict",
+    "SaveMroid",
     "SliceIterd",
     "TransformArgumentError",
     "medroi_metadata",
