@@ -278,7 +278,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MedroiError as error:
         if args.debug:
             raise
-        print(f"medroi: error: {error}", file=sys.stderr)
+        print(f"medroi: error: {' '.join(str(error).split())}", file=sys.stderr)  # one line, even if a library's isn't
         return 1
     except KeyboardInterrupt:
         print("medroi: interrupted", file=sys.stderr)
