@@ -50,6 +50,7 @@ sys.path.insert(0, str(HERE))
 STATUSES = ("error", "decoded", "crash", "hang", "oom")
 FAILURES = ("crash", "hang", "oom")
 SLICE_FRACTION = 0.15
+MIN_TIMED_VOXELS = 1024  # decode time per voxel is compared above this declared size (below, overhead rules)
 RESTART_EVERY = 1000  # cases per worker before a fresh one (keeps the memory limit meaningful)
 
 
@@ -82,7 +83,7 @@ def _decode_case(data: bytes, request: dict, predictors: dict, cap: int) -> dict
     from medroi import codec
     from medroi.errors import MedroiError
 
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     voxels = 0
     try:
         header = None
@@ -111,7 +112,7 @@ def _decode_case(data: bytes, request: dict, predictors: dict, cap: int) -> dict
     except Exception as error:  # the failures this harness looks for
         lines = traceback.format_exception(error)
         result = {"status": "crash", "type": type(error).__name__, "detail": "".join(lines[-4:])[-1500:]}
-    result.update(seconds=time.perf_counter() - start, voxels=voxels)
+    result.update(seconds=time.perf_counter() - start, cpu_seconds=time.process_time() - cpu_start, voxels=voxels)
     return result
 
 
@@ -262,6 +263,21 @@ def make_case(case_id: int, seed: int, seeds, only: str | None = None) -> tuple[
     return source.name, mutator, request, data
 
 
+def baseline(worker: Worker, seeds, timeout: float) -> dict[str, float]:
+    """CPU seconds per declared megavoxel of each valid seed file, decoded by ``worker`` (best of 3)."""
+    rates = {}
+    for seed in seeds:
+        best = float("inf")
+        for _ in range(3):
+            worker.submit(-1, {"op": "decompress", "k": 0}, seed.data)
+            result = worker.collect(timeout)
+            if result["status"] != "decoded":
+                raise RuntimeError(f"seed file {seed.name} does not decode: {result}")
+            best = min(best, result["cpu_seconds"])
+        rates[seed.name] = best / result["voxels"] * 1e6
+    return rates
+
+
 def run_campaign(args, seeds) -> dict:
     """Run the cases over a pool of workers; returns the summary."""
     models = sorted({s.model for s in seeds if s.model})
@@ -269,7 +285,9 @@ def run_campaign(args, seeds) -> dict:
     log_dir = Path(tempfile.mkdtemp(prefix="medroi-fuzz-"))
     case_ids = [args.case] if args.case is not None else list(range(args.cases))
     workers = [Worker(config, log_dir, n) for n in range(max(1, min(args.workers, len(case_ids))))]
+    valid_rates = baseline(workers[0], seeds, args.timeout)
     counts, by_mutator, by_seed = Counter(), defaultdict(Counter), defaultdict(Counter)
+    slowest_rate = {"s_per_mvoxel": 0.0}
     error_types, failures, slowest = Counter(), [], []
     pending = list(reversed(case_ids))
     retry: list[tuple[int, dict]] = []
@@ -332,6 +350,11 @@ def run_campaign(args, seeds) -> dict:
                 error_types[result.get("type", "?")] += 1
             record = {"case": case_id, "seed_file": seed_name, "mutator": mutator, "op": request["op"], **result}
             slowest = sorted(slowest + [record], key=lambda r: -r["seconds"])[:5]
+            if (result.get("voxels") or 0) >= MIN_TIMED_VOXELS:
+                rate = result["cpu_seconds"] / result["voxels"] * 1e6  # CPU time: the machine is shared
+                if rate > slowest_rate["s_per_mvoxel"]:
+                    slowest_rate = {"s_per_mvoxel": round(rate, 3), "case": case_id, "mutator": mutator,
+                                    "status": status, "voxels": result["voxels"]}
             if first is not None:
                 record["first_try"] = first
             if status in FAILURES or first is not None:
@@ -366,6 +389,8 @@ def run_campaign(args, seeds) -> dict:
         "error_types": dict(error_types.most_common()),
         "by_mutator": {m: dict(c) for m, c in sorted(by_mutator.items())},
         "by_seed_file": {m: dict(c) for m, c in sorted(by_seed.items())},
+        "valid_s_per_mvoxel": {k: round(v, 3) for k, v in valid_rates.items()},
+        "slowest_case_s_per_mvoxel": slowest_rate,
         "slowest": [{k: r.get(k) for k in ("case", "mutator", "status", "seconds", "voxels")} for r in slowest],
         "failures": failures,
     }
@@ -410,6 +435,13 @@ def write_results(summary: dict, command: str, out_dir: Path) -> None:
     ]
     for mutator, counts in summary["by_mutator"].items():
         lines.append(f"| {mutator} | " + " | ".join(str(counts.get(s, 0)) for s in STATUSES) + " |")
+    worst = summary["slowest_case_s_per_mvoxel"]
+    valid = summary["valid_s_per_mvoxel"]
+    lines += ["", f"Decode CPU time per declared megavoxel: valid seed files {min(valid.values()):.2f} to "
+              f"{max(valid.values()):.2f} s (network seeds slowest); slowest hostile case (>= {MIN_TIMED_VOXELS} "
+              f"declared voxels) {worst['s_per_mvoxel']:.2f} s"
+              + (f" (case {worst['case']}, {worst['mutator']}, {worst['status']}, {worst['voxels']} voxels)."
+                 if "case" in worst else ".")]
     lines += ["", "Clean errors by type: " + ", ".join(f"{k} {v}" for k, v in summary["error_types"].items()) + ".",
               "", "Slowest cases (seconds, declared voxels): " + "; ".join(
                   f"#{r['case']} {r['mutator']} {r['status']} {r['seconds']:.2f} s {r['voxels'] or 0}"
