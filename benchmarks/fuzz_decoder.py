@@ -18,7 +18,9 @@ failure. Classification per case:
 - ``decoded``: decoded, and the array has the declared shape and dtype, values within the
   declared value range, a boolean mask of the same shape (anything else is a crash);
 - ``crash``: any other exception, or the worker died on a signal;
-- ``hang``: no answer within ``--timeout`` seconds (the worker is killed and replaced);
+- ``hang``: more CPU time than ``BASE_CPU_BUDGET`` + ``--time-factor`` x what a valid file of
+  the same declared size, coder and predictor takes (measured on the seeds at start-up), or
+  ``WALL_FACTOR`` x that in wall time (the worker is killed and replaced);
 - ``oom``: MemoryError, or the worker was killed by SIGKILL.
 
 A crash, hang or oom is retried once in a fresh worker (a loaded machine can stall one);
@@ -50,6 +52,8 @@ sys.path.insert(0, str(HERE))
 STATUSES = ("error", "decoded", "crash", "hang", "oom")
 FAILURES = ("crash", "hang", "oom")
 SLICE_FRACTION = 0.15
+BASE_CPU_BUDGET = 5.0  # CPU seconds every case may take (start-up of a slice, the network's first call)
+WALL_FACTOR = 30  # wall-clock backstop: a shared machine may give a worker a small share of a core
 MIN_TIMED_VOXELS = 1024  # decode time per voxel is compared above this declared size (below, overhead rules)
 RESTART_EVERY = 1000  # cases per worker before a fresh one (keeps the memory limit meaningful)
 
@@ -169,7 +173,7 @@ class Worker:
         self.config, self.log_path = config, log_dir / f"worker{number}.log"
         self.proc: subprocess.Popen | None = None
         self.buffer = b""
-        self.case: tuple | None = None  # (case id, started, request, data)
+        self.case: tuple | None = None  # (case id, wall start, CPU start, CPU budget, request, data)
         self.served = 0
         self.memory_limit = 0
         self.retry_of: dict | None = None  # the first result when the current case is a retry
@@ -211,9 +215,23 @@ class Worker:
         except OSError:
             return ""
 
-    def submit(self, case_id: int, request: dict, data: bytes) -> None:
+    def cpu_seconds(self) -> float:
+        """CPU time the worker has used (user + system), from /proc: fair on a loaded machine."""
+        try:
+            with open(f"/proc/{self.proc.pid}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, IndexError, ValueError):
+            return 0.0
+
+    def overdue(self) -> bool:
+        """The case has used more CPU than its budget, or (backstop) WALL_FACTOR times it in wall time."""
+        _, wall, cpu, budget, _, _ = self.case
+        return self.cpu_seconds() - cpu > budget or time.monotonic() - wall > WALL_FACTOR * budget
+
+    def submit(self, case_id: int, request: dict, data: bytes, budget: float) -> None:
         body = json.dumps(request).encode()
-        self.case = (case_id, time.monotonic(), request, data)
+        self.case = (case_id, time.monotonic(), self.cpu_seconds(), budget, request, data)
         try:
             self.proc.stdin.write(struct.pack("<II", len(body), len(data)) + body + data)
             self.proc.stdin.flush()
@@ -223,16 +241,25 @@ class Worker:
     def fileno(self) -> int:
         return self.proc.stdout.fileno()
 
-    def collect(self, timeout: float) -> dict:
-        """The answer to the current case (reads what is there; the caller waited on the pipe)."""
-        _, started, _, _ = self.case
-        line = self._read_line(deadline=started + timeout)
-        if line is not None:
-            self.served += 1
-            return json.loads(line)
-        if self.proc.poll() is None and time.monotonic() - started >= timeout:
-            self.kill()
-            return {"status": "hang", "detail": f"no answer within {timeout:.0f} s", "seconds": timeout}
+    def collect(self) -> dict:
+        """The answer to the current case: read it, or call the case a hang if it is overdue."""
+        _, started, cpu, budget, _, _ = self.case
+        while True:
+            line = self._read_line(deadline=time.monotonic() + 0.5)
+            if line is not None:
+                self.served += 1
+                result = json.loads(line)
+                if result.get("cpu_seconds", 0.0) > budget:  # answered, but slower than the time bound
+                    result = {**result, "status": "hang", "answer": result["status"],
+                              "detail": f"took {result['cpu_seconds']:.2f} CPU s (budget {budget:.2f} s)"}
+                return result
+            if self.proc.poll() is not None:
+                break
+            if self.overdue():
+                used = self.cpu_seconds() - cpu
+                self.kill()
+                return {"status": "hang", "seconds": time.monotonic() - started, "cpu_seconds": used,
+                        "detail": f"no answer after {used:.1f} CPU s (budget {budget:.1f} s)"}
         code = self.proc.wait()
         status = "oom" if code == -signal.SIGKILL else "crash"
         name = signal.Signals(-code).name if code < 0 else f"exit code {code}"
@@ -252,6 +279,35 @@ class Worker:
             self.kill()
 
 
+def _kind(data: bytes) -> tuple:
+    """(entropy coder, predictor kind) of a file, or ("?", "?") if its header does not parse."""
+    from medroi import codec
+    from medroi.errors import MedroiError
+
+    try:
+        header = codec.read_header(data)
+        return header["entropy"], header["predictor"]["kind"]
+    except MedroiError:
+        return "?", "?"
+
+
+def cpu_budget(data: bytes, request: dict, kind_rates: dict, factor: float) -> float:
+    """CPU seconds case ``data`` may take: a base plus ``factor`` times a valid file of its declared size."""
+    from medroi import codec
+    from medroi.errors import MedroiError
+
+    try:
+        header = codec.read_header(data)
+    except MedroiError:
+        return BASE_CPU_BUDGET
+    shape = header["shape"]
+    voxels = int(np.prod(shape))
+    if request["op"] == "slice" and len(shape) == 3:  # a slice decodes at most gop slices of its group
+        voxels = voxels // shape[header["slice_axis"]] * min(header["gop"], shape[header["slice_axis"]])
+    rate = kind_rates.get((header["entropy"], header["predictor"]["kind"]), max(kind_rates.values()))
+    return BASE_CPU_BUDGET + factor * rate * voxels / 1e6
+
+
 def make_case(case_id: int, seed: int, seeds, only: str | None = None) -> tuple[str, str, dict, bytes]:
     """(seed file name, mutator name, request, hostile bytes) of case ``case_id``."""
     import fuzz_mutate
@@ -263,14 +319,14 @@ def make_case(case_id: int, seed: int, seeds, only: str | None = None) -> tuple[
     return source.name, mutator, request, data
 
 
-def baseline(worker: Worker, seeds, timeout: float) -> dict[str, float]:
+def baseline(worker: Worker, seeds) -> dict[str, float]:
     """CPU seconds per declared megavoxel of each valid seed file, decoded by ``worker`` (best of 3)."""
     rates = {}
     for seed in seeds:
         best = float("inf")
         for _ in range(3):
-            worker.submit(-1, {"op": "decompress", "k": 0}, seed.data)
-            result = worker.collect(timeout)
+            worker.submit(-1, {"op": "decompress", "k": 0}, seed.data, BASE_CPU_BUDGET * 10)
+            result = worker.collect()
             if result["status"] != "decoded":
                 raise RuntimeError(f"seed file {seed.name} does not decode: {result}")
             best = min(best, result["cpu_seconds"])
@@ -285,7 +341,10 @@ def run_campaign(args, seeds) -> dict:
     log_dir = Path(tempfile.mkdtemp(prefix="medroi-fuzz-"))
     case_ids = [args.case] if args.case is not None else list(range(args.cases))
     workers = [Worker(config, log_dir, n) for n in range(max(1, min(args.workers, len(case_ids))))]
-    valid_rates = baseline(workers[0], seeds, args.timeout)
+    valid_rates = baseline(workers[0], seeds)
+    kind_rates: dict[tuple, float] = defaultdict(float)  # slowest valid rate per (coder, predictor kind)
+    for seed in seeds:
+        kind_rates[_kind(seed.data)] = max(kind_rates[_kind(seed.data)], valid_rates[seed.name])
     counts, by_mutator, by_seed = Counter(), defaultdict(Counter), defaultdict(Counter)
     slowest_rate = {"s_per_mvoxel": 0.0}
     error_types, failures, slowest = Counter(), [], []
@@ -313,23 +372,21 @@ def run_campaign(args, seeds) -> dict:
         else:
             return
         _, _, request, data = meta[case_id]
-        worker.submit(case_id, request, data)
+        worker.submit(case_id, request, data, cpu_budget(data, request, kind_rates, args.time_factor))
         busy[worker.fileno()] = worker
         selector.register(worker.fileno(), selectors.EVENT_READ)
 
     for worker in workers:
         feed(worker)
     while busy:
-        now = time.monotonic()
-        wait = min(w.case[1] + args.timeout for w in busy.values()) - now
-        events = selector.select(max(wait, 0.0))
+        events = selector.select(1.0)
         ready = [busy[key.fd] for key, _ in events]
-        ready += [w for w in busy.values() if w not in ready and time.monotonic() - w.case[1] >= args.timeout]
+        ready += [w for w in busy.values() if w not in ready and w.overdue()]
         for worker in ready:
             selector.unregister(worker.fileno())
             del busy[worker.fileno()]
             case_id = worker.case[0]
-            result = worker.collect(args.timeout)
+            result = worker.collect()
             if result["status"] in ("oom", "crash", "hang") and worker.proc.poll() is not None:
                 worker.start()
             elif result["status"] == "oom":
@@ -381,7 +438,8 @@ def run_campaign(args, seeds) -> dict:
         "seconds_per_case": round(seconds / max(done, 1), 4),
         "worker_seconds_per_case": round(seconds * len(workers) / max(done, 1), 4),
         "workers": len(workers),
-        "timeout_s": args.timeout,
+        "time_budget": f"{BASE_CPU_BUDGET:g} CPU s + {args.time_factor:g} x (declared voxels x the slowest valid "
+                       f"seed's CPU s per voxel for the same coder and predictor); wall backstop {WALL_FACTOR} x",
         "max_output_bytes": args.max_output_bytes,
         "memory_limit_bytes": memory_limits,
         "seed_files": [s.name for s in seeds],
@@ -424,7 +482,7 @@ def write_results(summary: dict, command: str, out_dir: Path) -> None:
         "",
         f"{summary['seconds']:.0f} s wall, {summary['seconds_per_case'] * 1000:.1f} ms per case "
         f"({summary['worker_seconds_per_case'] * 1000:.1f} ms per case per worker, {summary['workers']} workers); "
-        f"limits per case: {summary['timeout_s']} s, decoder cap `max_output_bytes` = "
+        f"limits per case: time {summary['time_budget']}; decoder cap `max_output_bytes` = "
         f"{summary['max_output_bytes'] >> 20} MiB, worker address space = its start-up footprint + cap + slack "
         f"({', '.join(f'{m / 2**20:.0f}' for m in summary['memory_limit_bytes'])} MiB).",
         "",
@@ -446,6 +504,9 @@ def write_results(summary: dict, command: str, out_dir: Path) -> None:
               "", "Slowest cases (seconds, declared voxels): " + "; ".join(
                   f"#{r['case']} {r['mutator']} {r['status']} {r['seconds']:.2f} s {r['voxels'] or 0}"
                   for r in summary["slowest"]) + "."]
+    lines += ["", "Failures found while building this harness (wrongly typed header fields reaching numpy, "
+              "deep JSON nesting, huge literals, infinite numbers, AE-only bounds without a network, unbounded "
+              "declared sizes) are fixed; each is a regression test in tests/test_codec_fuzz_regressions.py."]
     if summary["failures"]:
         lines += ["", "Failures and retried cases:", ""]
         lines += [f"- case {f['case']} ({f['mutator']}, {f['seed_file']}): {f['status']}"
@@ -460,9 +521,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=0, help="random seed of the mutations")
     parser.add_argument("--json", action="store_true", help="print one JSON summary object")
     parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1), help="child processes")
-    parser.add_argument("--timeout", type=float, default=60.0, help="seconds per case before it is a hang")
-    parser.add_argument("--max-output-bytes", type=int, default=32 << 20,
-                        help="decoder cap passed to decompress (default 32 MiB)")
+    parser.add_argument("--base-cpu", type=float, default=BASE_CPU_BUDGET, help="CPU seconds every case may take")
+    parser.add_argument("--time-factor", type=float, default=4.0,
+                        help="a case may take this many times the CPU time of a valid file of its declared size")
+    parser.add_argument("--max-output-bytes", type=int, default=16 << 20,
+                        help="decoder cap passed to decompress (default 16 MiB)")
     parser.add_argument("--memory-slack", type=int, default=384 << 20,
                         help="address space a worker may use beyond its start-up footprint and the cap")
     parser.add_argument("--network", choices=("auto", "off"), default="auto",
@@ -481,6 +544,8 @@ def main(argv: list[str] | None = None) -> int:
         worker_main(json.loads(argv[1]))
         return 0
     args = build_parser().parse_args(argv)
+    global BASE_CPU_BUDGET
+    BASE_CPU_BUDGET = args.base_cpu
     import logging
 
     import fuzz_mutate
