@@ -1,6 +1,6 @@
 """Coverage-guided fuzzing of ``medroi.codec.decompress`` with atheris (libFuzzer), for a fixed time.
 
-    pip install atheris
+    pip install -e ".[fuzz]"   # atheris
     python benchmarks/fuzz_atheris.py --seconds 600                      # corpus in benchmarks/work/atheris/
     python benchmarks/fuzz_atheris.py --export 30      # then: one small input per outcome -> tests/fuzz_corpus/
 

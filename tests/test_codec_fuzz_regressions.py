@@ -146,6 +146,6 @@ def test_committed_corpus_decodes_or_raises_cleanly(path):
     assert decoded.array.min() >= lo and decoded.array.max() <= hi
 
 
-def test_corpus_readme_lists_every_file():
+def test_corpus_index_lists_every_file():
     listed = json.loads((CORPUS / "index.json").read_text())
     assert sorted(listed) == sorted(p.name for p in CORPUS.glob("*.mroi"))
