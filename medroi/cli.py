@@ -194,17 +194,23 @@ def _decompress(args) -> int:
 
     from medroi import api
 
-    if args.max_output_bytes is not None:  # tree mode: local worker processes inherit it
-        from medroi.codec.limits import MAX_OUTPUT_ENV
-
-        os.environ[MAX_OUTPUT_ENV] = args.max_output_bytes
     if Path(args.input).is_dir():
         from medroi import batch
+        from medroi.codec.limits import MAX_OUTPUT_ENV
 
-        summary = batch.decompress_tree(
-            args.input, args.output, model=args.model, workers=args.workers, scheduler=args.scheduler,
-            force=args.force, progress=not args.json,
-        )
+        previous = os.environ.get(MAX_OUTPUT_ENV)
+        if args.max_output_bytes is not None:  # the local worker processes inherit it
+            os.environ[MAX_OUTPUT_ENV] = args.max_output_bytes
+        try:
+            summary = batch.decompress_tree(
+                args.input, args.output, model=args.model, workers=args.workers, scheduler=args.scheduler,
+                force=args.force, progress=not args.json,
+            )
+        finally:  # main() may be called in-process (tests, scripts): leave the environment as it was
+            if previous is None:
+                os.environ.pop(MAX_OUTPUT_ENV, None)
+            else:
+                os.environ[MAX_OUTPUT_ENV] = previous
         _print(summary, args.json)
         return 0 if summary.get("failed", 0) == 0 else 1
     result = api.decompress_file(args.input, args.output, mask_out=args.mask_out, model=args.model, force=args.force,
