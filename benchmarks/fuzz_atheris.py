@@ -1,8 +1,8 @@
 """Coverage-guided fuzzing of ``medroi.codec.decompress`` with atheris (libFuzzer), for a fixed time.
 
-    pip install atheris
+    pip install -e ".[fuzz]"   # atheris
     python benchmarks/fuzz_atheris.py --seconds 600                      # corpus in benchmarks/work/atheris/
-    python benchmarks/fuzz_atheris.py --seconds 600 --export 8           # + the 8 smallest new inputs -> tests/fuzz_corpus/
+    python benchmarks/fuzz_atheris.py --export 30      # then: one small input per outcome -> tests/fuzz_corpus/
 
 The corpus starts from the seed files of ``fuzz_seeds.py`` (real data, tiny crops, so that
 libFuzzer runs hundreds of inputs per second). Each input is decoded twice: as it is, and
@@ -10,8 +10,8 @@ with its header, index and chunk CRCs recomputed (``fuzz_mutate.repair_crcs``), 
 byte-level mutations reach the entropy decoder behind the CRCs. A MedroiError is the
 expected answer to damage; any other exception stops the run and libFuzzer writes the input
 as ``crash-*`` into the findings folder (``--findings``, default benchmarks/work/atheris/findings).
-Inputs that found new coverage stay in the corpus; ``--export N`` copies the N smallest of
-them (CRC-repaired) into tests/fuzz_corpus/, where tests/test_codec_fuzz_regressions.py
+Inputs that found new coverage stay in the corpus; a second run with ``--export N`` copies
+one small input per distinct outcome (CRC-repaired) into tests/fuzz_corpus/, where tests/test_codec_fuzz_regressions.py
 decodes every file on each test run.
 """
 
@@ -55,19 +55,34 @@ def _target():
 
 
 def export(corpus: Path, seeds: set[str], count: int, out: Path) -> list[str]:
-    """Copy the ``count`` smallest corpus inputs that are not seeds, CRC-repaired, into ``out``."""
-    import fuzz_mutate
+    """Copy into ``out`` the smallest CRC-repaired corpus input of each distinct outcome (an
+    error message with its numbers masked, or "decoded"), the ``count`` most frequent outcomes."""
+    import re
+    from collections import defaultdict
 
-    found = sorted((p for p in corpus.iterdir() if p.is_file() and p.name not in seeds), key=lambda p: p.stat().st_size)
+    import fuzz_mutate
+    from medroi import codec
+    from medroi.errors import MedroiError
+
+    groups: dict[str, list[bytes]] = defaultdict(list)
+    for path in sorted(corpus.iterdir()):
+        if path.is_file() and path.name not in seeds:
+            data = fuzz_mutate.repair_crcs(path.read_bytes())
+            try:
+                codec.decompress(data, max_output_bytes=CAP)
+                outcome = "decoded"
+            except MedroiError as error:
+                outcome = re.sub(r"[0-9]+", "N", str(error))[:80]
+            groups[outcome].append(data)
     out.mkdir(parents=True, exist_ok=True)
     index_path = out / "index.json"
     index = json.loads(index_path.read_text()) if index_path.is_file() else {}
     written = []
-    for path in found[:count]:
-        data = fuzz_mutate.repair_crcs(path.read_bytes())
+    for outcome, inputs in sorted(groups.items(), key=lambda kv: -len(kv[1]))[:count]:
+        data = min(inputs, key=len)
         name = f"atheris_{hashlib.sha1(data).hexdigest()[:12]}.mroi"
         (out / name).write_bytes(data)
-        index[name] = "atheris: new coverage of medroi.codec (CRCs repaired)"
+        index[name] = f"atheris (CRCs repaired): {outcome}"
         written.append(name)
     index_path.write_text(json.dumps(index, indent=1, sort_keys=True) + "\n")
     return written
@@ -78,8 +93,13 @@ def main() -> int:
     parser.add_argument("--seconds", type=int, default=600, help="fuzzing time (libFuzzer -max_total_time)")
     parser.add_argument("--corpus", default=str(HERE / "work" / "atheris" / "corpus"))
     parser.add_argument("--findings", default=str(HERE / "work" / "atheris" / "findings"))
-    parser.add_argument("--export", type=int, default=0, help="copy N new inputs into tests/fuzz_corpus/")
+    parser.add_argument("--export", type=int, default=0,
+                        help="do not fuzz: copy one small input per outcome (N outcomes) into tests/fuzz_corpus/")
     args, libfuzzer_args = parser.parse_known_args()
+    if args.export:  # libFuzzer exits the process when the time is up, so exporting is its own run
+        seeds = {p.name for p in Path(args.corpus).glob("seed_*.mroi")}
+        print("exported:", export(Path(args.corpus), seeds, args.export, HERE.parent / "tests" / "fuzz_corpus"))
+        return 0
     import atheris
 
     # the decoder's Python code gets coverage; numba kernels must keep their bytecode
@@ -98,11 +118,6 @@ def main() -> int:
         seed_names.add(name)
     argv = [sys.argv[0], str(corpus), f"-max_total_time={args.seconds}", "-rss_limit_mb=2048", "-timeout=30",
             "-max_len=8192", f"-artifact_prefix={findings}/", "-print_final_stats=1", *libfuzzer_args]
-    if args.export:
-        import atexit
-
-        atexit.register(lambda: print("exported:", export(corpus, seed_names, args.export,
-                                                           HERE.parent / "tests" / "fuzz_corpus")))
     atheris.Setup(argv, _target())
     atheris.Fuzz()
     return 0

@@ -18,7 +18,9 @@ failure. Classification per case:
 - ``decoded``: decoded, and the array has the declared shape and dtype, values within the
   declared value range, a boolean mask of the same shape (anything else is a crash);
 - ``crash``: any other exception, or the worker died on a signal;
-- ``hang``: no answer within ``--timeout`` seconds (the worker is killed and replaced);
+- ``hang``: more CPU time than ``BASE_CPU_BUDGET`` + ``--time-factor`` x what a valid file of
+  the same declared size, coder and predictor takes (measured on the seeds at start-up), or
+  ``WALL_FACTOR`` x that in wall time (the worker is killed and replaced);
 - ``oom``: MemoryError, or the worker was killed by SIGKILL.
 
 A crash, hang or oom is retried once in a fresh worker (a loaded machine can stall one);
@@ -50,6 +52,9 @@ sys.path.insert(0, str(HERE))
 STATUSES = ("error", "decoded", "crash", "hang", "oom")
 FAILURES = ("crash", "hang", "oom")
 SLICE_FRACTION = 0.15
+BASE_CPU_BUDGET = 5.0  # CPU seconds every case may take (start-up of a slice, the network's first call)
+WALL_FACTOR = 30  # wall-clock backstop: a shared machine may give a worker a small share of a core
+MIN_TIMED_VOXELS = 1024  # decode time per voxel is compared above this declared size (below, overhead rules)
 RESTART_EVERY = 1000  # cases per worker before a fresh one (keeps the memory limit meaningful)
 
 
@@ -82,7 +87,7 @@ def _decode_case(data: bytes, request: dict, predictors: dict, cap: int) -> dict
     from medroi import codec
     from medroi.errors import MedroiError
 
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     voxels = 0
     try:
         header = None
@@ -111,19 +116,20 @@ def _decode_case(data: bytes, request: dict, predictors: dict, cap: int) -> dict
     except Exception as error:  # the failures this harness looks for
         lines = traceback.format_exception(error)
         result = {"status": "crash", "type": type(error).__name__, "detail": "".join(lines[-4:])[-1500:]}
-    result.update(seconds=time.perf_counter() - start, voxels=voxels)
+    result.update(seconds=time.perf_counter() - start, cpu_seconds=time.process_time() - cpu_start, voxels=voxels)
     return result
 
 
-def _warm_up() -> None:
-    """Decode one small file per code path so numba's compiled kernels are loaded."""
+def _warm_up(paths: list[str], predictors: dict) -> None:
+    """Decode every seed file twice, so numba's kernels are loaded and TorchScript has
+    optimized its graphs before the first timed case (also after a worker restart)."""
     from medroi import codec
 
-    image = (np.arange(16 * 16 * 2).reshape(16, 16, 2) % 37).astype(np.int16)
-    mask = np.zeros(image.shape, bool)
-    mask[4:9, 3:12] = True
-    for bounds in ((0, 0), (0, 3)):
-        codec.decompress(codec.compress(image, mask, *bounds))
+    for path in paths:
+        data = Path(path).read_bytes()
+        name = codec.read_header(data)["predictor"].get("name")
+        for _ in range(2):
+            codec.decompress(data, predictors.get(name))
 
 
 def worker_main(config: dict) -> None:
@@ -139,7 +145,7 @@ def worker_main(config: dict) -> None:
     predictors = {}
     for name in config["models"]:
         predictors[name] = runtime.load_model(name)
-    _warm_up()
+    _warm_up(config["warm_files"], predictors)
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     limit = _vm_size() + config["max_output_bytes"] + config["memory_slack"]
     resource.setrlimit(resource.RLIMIT_AS, (limit, resource.getrlimit(resource.RLIMIT_AS)[1]))
@@ -168,7 +174,7 @@ class Worker:
         self.config, self.log_path = config, log_dir / f"worker{number}.log"
         self.proc: subprocess.Popen | None = None
         self.buffer = b""
-        self.case: tuple | None = None  # (case id, started, request, data)
+        self.case: tuple | None = None  # (case id, wall start, CPU start, CPU budget, request, data)
         self.served = 0
         self.memory_limit = 0
         self.retry_of: dict | None = None  # the first result when the current case is a retry
@@ -210,9 +216,23 @@ class Worker:
         except OSError:
             return ""
 
-    def submit(self, case_id: int, request: dict, data: bytes) -> None:
+    def cpu_seconds(self) -> float:
+        """CPU time the worker has used (user + system), from /proc: fair on a loaded machine."""
+        try:
+            with open(f"/proc/{self.proc.pid}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, IndexError, ValueError):
+            return 0.0
+
+    def overdue(self) -> bool:
+        """The case has used more CPU than its budget, or (backstop) WALL_FACTOR times it in wall time."""
+        _, wall, cpu, budget, _, _ = self.case
+        return self.cpu_seconds() - cpu > budget or time.monotonic() - wall > WALL_FACTOR * budget
+
+    def submit(self, case_id: int, request: dict, data: bytes, budget: float) -> None:
         body = json.dumps(request).encode()
-        self.case = (case_id, time.monotonic(), request, data)
+        self.case = (case_id, time.monotonic(), self.cpu_seconds(), budget, request, data)
         try:
             self.proc.stdin.write(struct.pack("<II", len(body), len(data)) + body + data)
             self.proc.stdin.flush()
@@ -222,16 +242,25 @@ class Worker:
     def fileno(self) -> int:
         return self.proc.stdout.fileno()
 
-    def collect(self, timeout: float) -> dict:
-        """The answer to the current case (reads what is there; the caller waited on the pipe)."""
-        _, started, _, _ = self.case
-        line = self._read_line(deadline=started + timeout)
-        if line is not None:
-            self.served += 1
-            return json.loads(line)
-        if self.proc.poll() is None and time.monotonic() - started >= timeout:
-            self.kill()
-            return {"status": "hang", "detail": f"no answer within {timeout:.0f} s", "seconds": timeout}
+    def collect(self) -> dict:
+        """The answer to the current case: read it, or call the case a hang if it is overdue."""
+        _, started, cpu, budget, _, _ = self.case
+        while True:
+            line = self._read_line(deadline=time.monotonic() + 0.5)
+            if line is not None:
+                self.served += 1
+                result = json.loads(line)
+                if result.get("cpu_seconds", 0.0) > budget:  # answered, but slower than the time bound
+                    result = {**result, "status": "hang", "answer": result["status"],
+                              "detail": f"took {result['cpu_seconds']:.2f} CPU s (budget {budget:.2f} s)"}
+                return result
+            if self.proc.poll() is not None:
+                break
+            if self.overdue():
+                used = self.cpu_seconds() - cpu
+                self.kill()
+                return {"status": "hang", "seconds": time.monotonic() - started, "cpu_seconds": used,
+                        "detail": f"no answer after {used:.1f} CPU s (budget {budget:.1f} s)"}
         code = self.proc.wait()
         status = "oom" if code == -signal.SIGKILL else "crash"
         name = signal.Signals(-code).name if code < 0 else f"exit code {code}"
@@ -251,25 +280,83 @@ class Worker:
             self.kill()
 
 
+def _kind(data: bytes) -> tuple:
+    """(entropy coder, predictor kind) of a file, or ("?", "?") if its header does not parse."""
+    from medroi import codec
+    from medroi.errors import MedroiError
+
+    try:
+        header = codec.read_header(data)
+        return header["entropy"], header["predictor"]["kind"]
+    except MedroiError:
+        return "?", "?"
+
+
+def cpu_budget(data: bytes, request: dict, kind_rates: dict, factor: float) -> float:
+    """CPU seconds case ``data`` may take: a base plus ``factor`` times a valid file of its declared size."""
+    from medroi import codec
+    from medroi.errors import MedroiError
+
+    try:
+        header = codec.read_header(data)
+    except MedroiError:
+        return BASE_CPU_BUDGET
+    shape = header["shape"]
+    voxels = int(np.prod(shape))
+    if request["op"] == "slice" and len(shape) == 3:  # a slice decodes at most gop slices of its group
+        voxels = voxels // shape[header["slice_axis"]] * min(header["gop"], shape[header["slice_axis"]])
+    rate = kind_rates.get((header["entropy"], header["predictor"]["kind"]), max(kind_rates.values()))
+    return BASE_CPU_BUDGET + factor * rate * voxels / 1e6
+
+
 def make_case(case_id: int, seed: int, seeds, only: str | None = None) -> tuple[str, str, dict, bytes]:
     """(seed file name, mutator name, request, hostile bytes) of case ``case_id``."""
     import fuzz_mutate
 
     rng = np.random.default_rng([seed, case_id])
     source = seeds[int(rng.integers(len(seeds)))]
-    mutator, data = fuzz_mutate.mutate(rng, source.data, seeds, only)
+    try:
+        mutator, data = fuzz_mutate.mutate(rng, source.data, seeds, only)
+    except Exception as error:  # a mutator bug must not end a long campaign: say so, and flip bits instead
+        print(f"case {case_id}: mutator failed ({type(error).__name__}: {error}); plain_bits instead", file=sys.stderr)
+        mutator, data = "plain_bits", fuzz_mutate.plain_bits(rng, fuzz_mutate.parse(source.data), seeds)
     request = {"op": "slice" if rng.random() < SLICE_FRACTION else "decompress", "k": int(rng.integers(1 << 16))}
     return source.name, mutator, request, data
+
+
+def baseline(worker: Worker, seeds) -> dict[str, float]:
+    """CPU seconds per declared megavoxel of each valid seed file, decoded by ``worker`` (best of 3)."""
+    rates = {}
+    for seed in seeds:
+        best = float("inf")
+        for _ in range(3):
+            worker.submit(-1, {"op": "decompress", "k": 0}, seed.data, BASE_CPU_BUDGET * 10)
+            result = worker.collect()
+            if result["status"] != "decoded":
+                raise RuntimeError(f"seed file {seed.name} does not decode: {result}")
+            best = min(best, result["cpu_seconds"])
+        rates[seed.name] = best / result["voxels"] * 1e6
+    return rates
 
 
 def run_campaign(args, seeds) -> dict:
     """Run the cases over a pool of workers; returns the summary."""
     models = sorted({s.model for s in seeds if s.model})
-    config = {"models": models, "max_output_bytes": args.max_output_bytes, "memory_slack": args.memory_slack}
     log_dir = Path(tempfile.mkdtemp(prefix="medroi-fuzz-"))
+    warm_files = []
+    for seed in seeds:
+        warm_files.append(str(log_dir / f"{seed.name}.mroi"))
+        Path(warm_files[-1]).write_bytes(seed.data)
+    config = {"models": models, "max_output_bytes": args.max_output_bytes, "memory_slack": args.memory_slack,
+              "warm_files": warm_files}
     case_ids = [args.case] if args.case is not None else list(range(args.cases))
     workers = [Worker(config, log_dir, n) for n in range(max(1, min(args.workers, len(case_ids))))]
+    valid_rates = baseline(workers[0], seeds)
+    kind_rates: dict[tuple, float] = defaultdict(float)  # slowest valid rate per (coder, predictor kind)
+    for seed in seeds:
+        kind_rates[_kind(seed.data)] = max(kind_rates[_kind(seed.data)], valid_rates[seed.name])
     counts, by_mutator, by_seed = Counter(), defaultdict(Counter), defaultdict(Counter)
+    slowest_rate = {"s_per_mvoxel": 0.0}
     error_types, failures, slowest = Counter(), [], []
     pending = list(reversed(case_ids))
     retry: list[tuple[int, dict]] = []
@@ -295,23 +382,21 @@ def run_campaign(args, seeds) -> dict:
         else:
             return
         _, _, request, data = meta[case_id]
-        worker.submit(case_id, request, data)
+        worker.submit(case_id, request, data, cpu_budget(data, request, kind_rates, args.time_factor))
         busy[worker.fileno()] = worker
         selector.register(worker.fileno(), selectors.EVENT_READ)
 
     for worker in workers:
         feed(worker)
     while busy:
-        now = time.monotonic()
-        wait = min(w.case[1] + args.timeout for w in busy.values()) - now
-        events = selector.select(max(wait, 0.0))
+        events = selector.select(1.0)
         ready = [busy[key.fd] for key, _ in events]
-        ready += [w for w in busy.values() if w not in ready and time.monotonic() - w.case[1] >= args.timeout]
+        ready += [w for w in busy.values() if w not in ready and w.overdue()]
         for worker in ready:
             selector.unregister(worker.fileno())
             del busy[worker.fileno()]
             case_id = worker.case[0]
-            result = worker.collect(args.timeout)
+            result = worker.collect()
             if result["status"] in ("oom", "crash", "hang") and worker.proc.poll() is not None:
                 worker.start()
             elif result["status"] == "oom":
@@ -332,6 +417,11 @@ def run_campaign(args, seeds) -> dict:
                 error_types[result.get("type", "?")] += 1
             record = {"case": case_id, "seed_file": seed_name, "mutator": mutator, "op": request["op"], **result}
             slowest = sorted(slowest + [record], key=lambda r: -r["seconds"])[:5]
+            if (result.get("voxels") or 0) >= MIN_TIMED_VOXELS:
+                rate = result["cpu_seconds"] / result["voxels"] * 1e6  # CPU time: the machine is shared
+                if rate > slowest_rate["s_per_mvoxel"]:
+                    slowest_rate = {"s_per_mvoxel": round(rate, 3), "case": case_id, "mutator": mutator,
+                                    "status": status, "voxels": result["voxels"]}
             if first is not None:
                 record["first_try"] = first
             if status in FAILURES or first is not None:
@@ -358,7 +448,8 @@ def run_campaign(args, seeds) -> dict:
         "seconds_per_case": round(seconds / max(done, 1), 4),
         "worker_seconds_per_case": round(seconds * len(workers) / max(done, 1), 4),
         "workers": len(workers),
-        "timeout_s": args.timeout,
+        "time_budget": f"{BASE_CPU_BUDGET:g} CPU s + {args.time_factor:g} x (declared voxels x the slowest valid "
+                       f"seed's CPU s per voxel for the same coder and predictor); wall backstop {WALL_FACTOR} x",
         "max_output_bytes": args.max_output_bytes,
         "memory_limit_bytes": memory_limits,
         "seed_files": [s.name for s in seeds],
@@ -366,6 +457,8 @@ def run_campaign(args, seeds) -> dict:
         "error_types": dict(error_types.most_common()),
         "by_mutator": {m: dict(c) for m, c in sorted(by_mutator.items())},
         "by_seed_file": {m: dict(c) for m, c in sorted(by_seed.items())},
+        "valid_s_per_mvoxel": {k: round(v, 3) for k, v in valid_rates.items()},
+        "slowest_case_s_per_mvoxel": slowest_rate,
         "slowest": [{k: r.get(k) for k in ("case", "mutator", "status", "seconds", "voxels")} for r in slowest],
         "failures": failures,
     }
@@ -399,7 +492,7 @@ def write_results(summary: dict, command: str, out_dir: Path) -> None:
         "",
         f"{summary['seconds']:.0f} s wall, {summary['seconds_per_case'] * 1000:.1f} ms per case "
         f"({summary['worker_seconds_per_case'] * 1000:.1f} ms per case per worker, {summary['workers']} workers); "
-        f"limits per case: {summary['timeout_s']} s, decoder cap `max_output_bytes` = "
+        f"limits per case: time {summary['time_budget']}; decoder cap `max_output_bytes` = "
         f"{summary['max_output_bytes'] >> 20} MiB, worker address space = its start-up footprint + cap + slack "
         f"({', '.join(f'{m / 2**20:.0f}' for m in summary['memory_limit_bytes'])} MiB).",
         "",
@@ -410,10 +503,21 @@ def write_results(summary: dict, command: str, out_dir: Path) -> None:
     ]
     for mutator, counts in summary["by_mutator"].items():
         lines.append(f"| {mutator} | " + " | ".join(str(counts.get(s, 0)) for s in STATUSES) + " |")
+    worst = summary["slowest_case_s_per_mvoxel"]
+    valid = summary["valid_s_per_mvoxel"]
+    slow = sorted(valid, key=valid.get)[-2:]
+    lines += ["", f"Decode CPU time per declared megavoxel: valid seed files {min(valid.values()):.2f} to "
+              f"{max(valid.values()):.2f} s (slowest: {', '.join(reversed(slow))}); slowest hostile case (>= {MIN_TIMED_VOXELS} "
+              f"declared voxels) {worst['s_per_mvoxel']:.2f} s"
+              + (f" (case {worst['case']}, {worst['mutator']}, {worst['status']}, {worst['voxels']} voxels)."
+                 if "case" in worst else ".")]
     lines += ["", "Clean errors by type: " + ", ".join(f"{k} {v}" for k, v in summary["error_types"].items()) + ".",
               "", "Slowest cases (seconds, declared voxels): " + "; ".join(
                   f"#{r['case']} {r['mutator']} {r['status']} {r['seconds']:.2f} s {r['voxels'] or 0}"
                   for r in summary["slowest"]) + "."]
+    lines += ["", "Failures found while building this harness (wrongly typed header fields reaching numpy, "
+              "deep JSON nesting, huge literals, infinite numbers, AE-only bounds without a network, unbounded "
+              "declared sizes) are fixed; each is a regression test in tests/test_codec_fuzz_regressions.py."]
     if summary["failures"]:
         lines += ["", "Failures and retried cases:", ""]
         lines += [f"- case {f['case']} ({f['mutator']}, {f['seed_file']}): {f['status']}"
@@ -428,9 +532,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=0, help="random seed of the mutations")
     parser.add_argument("--json", action="store_true", help="print one JSON summary object")
     parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1), help="child processes")
-    parser.add_argument("--timeout", type=float, default=60.0, help="seconds per case before it is a hang")
-    parser.add_argument("--max-output-bytes", type=int, default=32 << 20,
-                        help="decoder cap passed to decompress (default 32 MiB)")
+    parser.add_argument("--base-cpu", type=float, default=BASE_CPU_BUDGET, help="CPU seconds every case may take")
+    parser.add_argument("--time-factor", type=float, default=4.0,
+                        help="a case may take this many times the CPU time of a valid file of its declared size")
+    parser.add_argument("--max-output-bytes", type=int, default=16 << 20,
+                        help="decoder cap passed to decompress (default 16 MiB)")
     parser.add_argument("--memory-slack", type=int, default=384 << 20,
                         help="address space a worker may use beyond its start-up footprint and the cap")
     parser.add_argument("--network", choices=("auto", "off"), default="auto",
@@ -449,6 +555,8 @@ def main(argv: list[str] | None = None) -> int:
         worker_main(json.loads(argv[1]))
         return 0
     args = build_parser().parse_args(argv)
+    global BASE_CPU_BUDGET
+    BASE_CPU_BUDGET = args.base_cpu
     import logging
 
     import fuzz_mutate

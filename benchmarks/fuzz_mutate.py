@@ -271,7 +271,8 @@ def header_field(rng: Rng, layout: Layout, seeds) -> bytes:
         elif field == "dtype" and roll < 0.7:
             value = _pick(rng, DTYPES)
         elif field == "value_range" and roll < 0.6:
-            lo, hi = header.get("value_range", [0, 1]) if isinstance(header.get("value_range"), list) else (0, 1)
+            current = header.get("value_range")
+            lo, hi = current if isinstance(current, list) and len(current) == 2 else (0, 1)  # maybe edited already
             value = _pick(rng, ([hi, lo], [lo, lo], [lo - 1000, hi + 1000], [-(2**31), 2**31 - 1], [0, 2**40],
                                 [lo, hi, 0], [float(lo), hi], [str(lo), hi]))
         elif field == "predictor" and roll < 0.5:

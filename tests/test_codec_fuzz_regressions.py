@@ -9,6 +9,7 @@ committed corpus in tests/fuzz_corpus/ is decoded as it is.
 from __future__ import annotations
 
 import json
+import os
 import struct
 import zlib
 from pathlib import Path
@@ -123,14 +124,29 @@ def test_cap_can_be_lowered_and_raised(tiny, monkeypatch):
         codec.decompress(tiny)
 
 
-def test_cli_max_output_bytes_flag(tiny, tmp_path, capsys):
+def test_cli_max_output_bytes_flag(tiny, tmp_path, capsys, monkeypatch):
     from medroi.cli import main
+
+    monkeypatch.delenv("MEDROI_MAX_OUTPUT_BYTES", raising=False)
 
     path = tmp_path / "tiny.mroi"
     path.write_bytes(tiny)
     assert main(["decompress", str(path), "-o", str(tmp_path / "a.png"), "--max-output-bytes", "1K"]) == 1
     assert "--max-output-bytes" in capsys.readouterr().err
     assert main(["decompress", str(path), "-o", str(tmp_path / "b.png"), "--max-output-bytes", "64M"]) == 0
+    assert "MEDROI_MAX_OUTPUT_BYTES" not in os.environ  # the flag does not leak into the process
+
+
+def test_cli_max_output_bytes_reaches_tree_workers(tiny, tmp_path, capsys, monkeypatch):
+    from medroi.cli import main
+
+    monkeypatch.delenv("MEDROI_MAX_OUTPUT_BYTES", raising=False)
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "tiny.png.mroi").write_bytes(tiny)
+    code = main(["decompress", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--max-output-bytes", "1K",
+                 "--workers", "1", "--json"])
+    assert code == 1 and "MEDROI_MAX_OUTPUT_BYTES" not in os.environ
+    assert "max-output-bytes" in (tmp_path / "out" / "manifest.json").read_text()  # the worker hit the 1K cap
 
 
 @pytest.mark.parametrize("path", sorted(CORPUS.glob("*.mroi")), ids=lambda p: p.name)
@@ -146,6 +162,6 @@ def test_committed_corpus_decodes_or_raises_cleanly(path):
     assert decoded.array.min() >= lo and decoded.array.max() <= hi
 
 
-def test_corpus_readme_lists_every_file():
+def test_corpus_index_lists_every_file():
     listed = json.loads((CORPUS / "index.json").read_text())
     assert sorted(listed) == sorted(p.name for p in CORPUS.glob("*.mroi"))

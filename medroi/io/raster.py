@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +28,16 @@ _COLOUR_MODES = ("RGB", "RGBA", "RGBa", "RGBX", "CMYK", "YCbCr", "LAB", "HSV", "
 
 
 def _open(path: Path, frame: int | None) -> Image.Image:
+    """The loaded image, or InvalidImageError; PIL's warnings are logged, not printed."""
+    with warnings.catch_warnings(record=True) as caught:  # PIL warns (e.g. corrupt EXIF) before it fails
+        warnings.simplefilter("always")
+        img = _open_quietly(path, frame)
+    for warning in caught:  # the file opened: its warnings go to the log, not raw to stderr
+        logger.warning("%s: %s", path, warning.message)
+    return img
+
+
+def _open_quietly(path: Path, frame: int | None) -> Image.Image:
     img = None
     try:
         img = Image.open(path)
