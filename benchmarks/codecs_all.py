@@ -140,11 +140,30 @@ def _xrays(root: Path) -> list[Item]:
     return items
 
 
+def _read_dicom(path: Path) -> np.ndarray:
+    """medroi.io's reading, or pydicom's (force=True) for a DICOM file medroi.io does not
+    recognise (no extension and no preamble, e.g. fodicom's CR-MONO1-10-chest): the codecs
+    are measured on its pixels all the same."""
+    from medroi.errors import UnsupportedFormatError
+
+    try:
+        return _read(path)
+    except UnsupportedFormatError:
+        import pydicom
+
+        ds = pydicom.dcmread(str(path), force=True)
+        if "TransferSyntaxUID" not in ds.file_meta:
+            ds.file_meta.TransferSyntaxUID = pydicom.uid.ImplicitVRLittleEndian
+        arr = np.asarray(ds.pixel_array)
+        print(f"  {path.name}: medroi.io does not read it; pixels read with pydicom (force=True)", file=sys.stderr)
+        return np.ascontiguousarray(np.moveaxis(arr, 0, -1)) if arr.ndim == 3 else arr
+
+
 def _dicom_singles(root: Path) -> list[Item]:
     files = sorted((root / "dicom" / "pydicom_data_singles").glob("*")) + sorted(
         p for p in (root / "more" / "fodicom").glob("*") if p.is_file()
     )
-    return [Item("dicom", p.name, [p], lambda p=p: (_read(p), None)) for p in files if p.is_file()]
+    return [Item("dicom", p.name, [p], lambda p=p: (_read_dicom(p), None)) for p in files if p.is_file()]
 
 
 def _dicom_series(root: Path) -> list[Item]:
