@@ -392,7 +392,7 @@ def summarize(rows: list[dict], strong_effort: int) -> dict:
             continue
         out[name] = {
             "images": len(rs),
-            "errors": [f"{r['name']}: {r['error']}" for r in rs if r.get("error")],
+            "errors": [f"{r['name']}: {' '.join(r['error'].split())}" for r in rs if r.get("error")],
             "lossless": stats(rs, "best", "medroi_0_0"),
             "lossless_vs_jpegls": stats(rs, "jpegls", "medroi_0_0"),
             "lossless_vs_jpegxl_e7": stats(rs, "jpegxl_e7", "medroi_0_0"),
@@ -590,7 +590,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=HERE / "results", help="output folder")
     ap.add_argument("--readme", action="store_true",
                     help="print README's results table from results/codecs_all.json (no measuring)")
+    ap.add_argument("--render", type=Path, default=None,
+                    help="rewrite the .md/.png of this codecs_all*.json with the current report code (no measuring)")
     args = ap.parse_args(argv)
+    if args.render:
+        result = json.loads(args.render.read_text())
+        rows = result["rows"]
+        result["summary"] = summarize(rows, result["meta"]["strong_effort"])
+        args.render.write_text(json.dumps(result, indent=1))
+        plot(args.render.with_suffix(".png"), rows)
+        args.render.with_suffix(".md").write_text(markdown(result["meta"], rows, result["summary"]))
+        return 0
     if args.readme:
         print(readme_table(json.loads((args.out / "codecs_all.json").read_text())))
         return 0
