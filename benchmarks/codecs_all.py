@@ -561,7 +561,7 @@ def plot(path: Path, rows: list[dict]) -> None:
             vals = [v for v in vals if not math.isnan(v)]
             if vals:
                 jitter = np.random.default_rng(i).uniform(-0.2, 0.2, len(vals))
-                ax.plot(i + jitter, vals, "o", ms=4, alpha=0.7)
+                ax.plot(i + jitter, vals, "o", ms=4, alpha=0.7, color=f"C{i}")
                 ax.plot([i - 0.3, i + 0.3], [float(np.median(vals))] * 2, "k-", lw=2)
         ax.axhline(1.0, color="red", lw=1, ls="--")
         ax.set_xticks(range(len(groups)))
