@@ -140,11 +140,30 @@ def _xrays(root: Path) -> list[Item]:
     return items
 
 
+def _read_dicom(path: Path) -> np.ndarray:
+    """medroi.io's reading, or pydicom's (force=True) for a DICOM file medroi.io does not
+    recognise (no extension and no preamble, e.g. fodicom's CR-MONO1-10-chest): the codecs
+    are measured on its pixels all the same."""
+    from medroi.errors import UnsupportedFormatError
+
+    try:
+        return _read(path)
+    except UnsupportedFormatError:
+        import pydicom
+
+        ds = pydicom.dcmread(str(path), force=True)
+        if "TransferSyntaxUID" not in ds.file_meta:
+            ds.file_meta.TransferSyntaxUID = pydicom.uid.ImplicitVRLittleEndian
+        arr = np.asarray(ds.pixel_array)
+        print(f"  {path.name}: medroi.io does not read it; pixels read with pydicom (force=True)", file=sys.stderr)
+        return np.ascontiguousarray(np.moveaxis(arr, 0, -1)) if arr.ndim == 3 else arr
+
+
 def _dicom_singles(root: Path) -> list[Item]:
     files = sorted((root / "dicom" / "pydicom_data_singles").glob("*")) + sorted(
         p for p in (root / "more" / "fodicom").glob("*") if p.is_file()
     )
-    return [Item("dicom", p.name, [p], lambda p=p: (_read(p), None)) for p in files if p.is_file()]
+    return [Item("dicom", p.name, [p], lambda p=p: (_read_dicom(p), None)) for p in files if p.is_file()]
 
 
 def _dicom_series(root: Path) -> list[Item]:
@@ -373,7 +392,7 @@ def summarize(rows: list[dict], strong_effort: int) -> dict:
             continue
         out[name] = {
             "images": len(rs),
-            "errors": [f"{r['name']}: {r['error']}" for r in rs if r.get("error")],
+            "errors": [f"{r['name']}: {' '.join(r['error'].split())}" for r in rs if r.get("error")],
             "lossless": stats(rs, "best", "medroi_0_0"),
             "lossless_vs_jpegls": stats(rs, "jpegls", "medroi_0_0"),
             "lossless_vs_jpegxl_e7": stats(rs, "jpegxl_e7", "medroi_0_0"),
@@ -542,7 +561,7 @@ def plot(path: Path, rows: list[dict]) -> None:
             vals = [v for v in vals if not math.isnan(v)]
             if vals:
                 jitter = np.random.default_rng(i).uniform(-0.2, 0.2, len(vals))
-                ax.plot(i + jitter, vals, "o", ms=4, alpha=0.7)
+                ax.plot(i + jitter, vals, "o", ms=4, alpha=0.7, color=f"C{i}")
                 ax.plot([i - 0.3, i + 0.3], [float(np.median(vals))] * 2, "k-", lw=2)
         ax.axhline(1.0, color="red", lw=1, ls="--")
         ax.set_xticks(range(len(groups)))
@@ -571,7 +590,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=HERE / "results", help="output folder")
     ap.add_argument("--readme", action="store_true",
                     help="print README's results table from results/codecs_all.json (no measuring)")
+    ap.add_argument("--render", type=Path, default=None,
+                    help="rewrite the .md/.png of this codecs_all*.json with the current report code (no measuring)")
     args = ap.parse_args(argv)
+    if args.render:
+        result = json.loads(args.render.read_text())
+        rows = result["rows"]
+        result["summary"] = summarize(rows, result["meta"]["strong_effort"])
+        args.render.write_text(json.dumps(result, indent=1))
+        plot(args.render.with_suffix(".png"), rows)
+        args.render.with_suffix(".md").write_text(markdown(result["meta"], rows, result["summary"]))
+        return 0
     if args.readme:
         print(readme_table(json.loads((args.out / "codecs_all.json").read_text())))
         return 0

@@ -60,8 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="paper: autoencoder latent + ROI mask only, lossy everywhere (the paper's pipeline)")
     p.add_argument("--model", help="network: a bundle name or a model.ts path (default follows the input)")
     p.add_argument("--predictor", choices=("classical", "network"), default="classical",
-                   help="classical (default, smallest files measured) or network (the autoencoder's "
-                        "reconstruction as an extra reference)")
+                   help="classical (the only one offered: the network predictor made larger files, "
+                        "see benchmarks/results/network_predictor.md)")
     p.add_argument("--frame", type=int, help="index of the volume to take from a 4D NIfTI")
     p.add_argument("--quantize-step", type=float, help="store non-integral float data as round(x / step)")
     p.add_argument("--mask-pattern", default=None, help="tree mode: mask file name pattern, e.g. '{case}_seg.nii.gz'")
@@ -156,6 +156,10 @@ def _is_tree(path: str) -> bool:
 def _compress(args) -> int:
     from medroi import api
 
+    if args.predictor == "network":  # measured: the latent costs more than the prediction saves
+        raise SystemExit("medroi: error: --predictor network is no longer offered: it made larger files than the "
+                         "classical predictor on every BRATS volume and X-ray measured "
+                         "(benchmarks/results/network_predictor.md); drop --predictor")
     tree = _is_tree(args.input)
     # a tree pairs masks by --mask-pattern, so its default is "mask" (BRATS works out of the box)
     if args.roi:
