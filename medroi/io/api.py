@@ -67,8 +67,29 @@ def _nifti_via_itk(path, frame, quantize_step, nibabel_error: Exception) -> Medi
         image = read_itk(path, quantize_step=quantize_step)
     except Exception:
         raise nibabel_error from None
+    # SimpleITK reads a truncated file (or gzip stream) without complaint, filling the gap:
+    # storing that "losslessly" would be silent data loss, so the bytes must all be there
+    if _stored_nifti_bytes(path) < 348 + image.array.nbytes:
+        raise nibabel_error
     return MedicalImage(image.array, "nifti", {k: v for k, v in image.metadata.items() if k != "stored_dtype"},
                         image.source)
+
+
+def _stored_nifti_bytes(path) -> int:
+    """Length of a NIfTI file's (uncompressed) bytes; 0 when its gzip stream is damaged or cut short."""
+    import gzip
+    import zlib
+
+    if not str(path).lower().endswith(".gz"):
+        return os.path.getsize(path)
+    total = 0
+    try:
+        with gzip.open(path, "rb") as stream:
+            while chunk := stream.read(1 << 20):
+                total += len(chunk)
+    except (OSError, EOFError, zlib.error):
+        return 0
+    return total
 
 
 def write_image(
