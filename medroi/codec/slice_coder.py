@@ -21,14 +21,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from medroi.codec import entropy, kernels
+from medroi.codec import entropy, kernels, rangecoder
 from medroi.codec.entropy import Decoder, Encoder
 from medroi.codec.interlace import interlace_passes
 from medroi.errors import CorruptFileError
 
 ACTIVITY_THRESHOLDS = np.array([1, 2, 3, 4, 6, 8, 11, 16, 22, 32, 45, 64, 90, 128, 181, 256, 362, 512, 1024])
 N_ACTIVITY = len(ACTIVITY_THRESHOLDS) + 1
-N_CONTEXTS = 2 * N_ACTIVITY
+N_CONTEXTS = 2 * N_ACTIVITY  # static tables (huffman): activity x region
+N_ADAPTIVE_CONTEXTS = 4 * N_ACTIVITY + 1  # adaptive: activity x region x background neighbour, + first pixel
+N_FLAG_CONTEXTS = 15  # background neighbours (0-4) x reference (none / background / not)
 N_TABLES = len(entropy.THETA_NUMERATORS)
 _ESCAPE_CHUNK_BITS = 16
 
@@ -123,7 +125,8 @@ class _SliceState:
         self.final_error = np.zeros(size, dtype=np.int64)
 
     def predict(self, p, lo: int, hi: int, steps: np.ndarray, in_roi: np.ndarray, split: bool):
-        """Blended prediction, each predictor's prediction and the context of every pixel of a pass."""
+        """Blended prediction, each predictor's prediction, the residual context and the
+        background-flag context of every pixel of a pass."""
         return kernels.predict_pass(
             self.recon, self.refs, self.errors, self.final_error, p.positions, p.pair1[0], p.pair1[1],
             p.pair2[0], p.pair2[1], lo, hi, ACTIVITY_THRESHOLDS, steps, in_roi, split, N_ACTIVITY,
@@ -223,7 +226,7 @@ def _bound_maps(roi_mask_flat: np.ndarray, bounds: Bounds) -> tuple[np.ndarray, 
     return bound, coded
 
 
-def encode_pixels(
+def encode_pixels_static(
     encoder: Encoder,
     values: np.ndarray,
     roi_mask: np.ndarray,
@@ -231,7 +234,8 @@ def encode_pixels(
     value_range: tuple[int, int],
     bounds: Bounds,
 ) -> np.ndarray:
-    """Code a slice's pixels; returns the reconstruction the decoder will produce."""
+    """Code a slice's pixels with per-slice static tables (the Huffman path); returns the
+    reconstruction the decoder will produce."""
     lo, hi = value_range
     height, width = values.shape
     x = values.ravel().astype(np.int64)
@@ -260,7 +264,8 @@ def encode_pixels(
         positions = p.positions
         pass_bound = bound[positions]
         step = 2 * pass_bound + 1
-        blended, predictions, ctx = state.predict(p, lo, hi, step, mask_flat[positions], split)
+        blended, predictions, ctx, _ = state.predict(p, lo, hi, step, mask_flat[positions], split)
+        ctx = ctx % N_CONTEXTS
         quantized = _quantize(x[positions] - blended, pass_bound)
         recon = np.clip(blended + quantized * step, lo, hi)
         if all_coded:  # the usual case: no masking work per pass
@@ -291,7 +296,7 @@ def encode_pixels(
     return state.recon.reshape(height, width)
 
 
-def decode_pixels(
+def decode_pixels_static(
     decoder: Decoder,
     shape: tuple[int, int],
     roi_mask: np.ndarray,
@@ -299,7 +304,7 @@ def decode_pixels(
     value_range: tuple[int, int],
     bounds: Bounds,
 ) -> np.ndarray:
-    """Inverse of ``encode_pixels``."""
+    """Inverse of ``encode_pixels_static``."""
     lo, hi = value_range
     height, width = shape
     mask_flat = roi_mask.ravel().astype(bool)
@@ -337,7 +342,8 @@ def decode_pixels(
     for p in interlace_passes(height, width):
         positions = p.positions
         step = 2 * bound[positions] + 1
-        blended, predictions, ctx = state.predict(p, lo, hi, step, mask_flat[positions], split)
+        blended, predictions, ctx, _ = state.predict(p, lo, hi, step, mask_flat[positions], split)
+        ctx = ctx % N_CONTEXTS
         if all_coded:
             recon = np.clip(blended + read(ctx) * step, lo, hi)
         else:
@@ -346,4 +352,151 @@ def decode_pixels(
             quantized[keep] = read(ctx[keep])
             recon = np.where(keep, np.clip(blended + quantized * step, lo, hi), state.recon[positions])
         state.store(positions, recon, blended, predictions)
+    return state.recon.reshape(height, width)
+
+
+# --------------------------------------------------------------------------- adaptive path
+
+_FLAG_MIN_FRACTION = 256  # the background flag is sent when >= 1/256 of the coded pixels are background
+_ADAPTIVE_STATES = N_ADAPTIVE_CONTEXTS * rangecoder.N_STATES
+
+
+def _emit_bytes(encoder: Encoder, data: bytes) -> None:
+    """Range-coded bytes as one group of the chunk's ANS stream (8 bits each, exactly)."""
+    _emit_value(encoder, len(data), _MAX_PIXEL_BYTES)
+    encoder.add(np.frombuffer(data, dtype=np.uint8), entropy.uniform(256))
+
+
+def _read_bytes(decoder: Decoder) -> bytes:
+    length = _read_value(decoder, _MAX_PIXEL_BYTES)
+    return decoder.read(length, entropy.uniform(256)).astype(np.uint8).tobytes()
+
+
+_MAX_PIXEL_BYTES = (1 << 32) - 1
+
+
+def encode_pixels(
+    encoder: Encoder,
+    values: np.ndarray,
+    roi_mask: np.ndarray,
+    references: list[np.ndarray],
+    value_range: tuple[int, int],
+    bounds: Bounds,
+) -> np.ndarray:
+    """Code a slice's pixels with adaptive binary models (range coder); returns the
+    reconstruction the decoder will produce. Huffman files use ``encode_pixels_static``."""
+    if encoder.entropy == "huffman":
+        return encode_pixels_static(encoder, values, roi_mask, references, value_range, bounds)
+    lo, hi = value_range
+    height, width = values.shape
+    x = values.ravel().astype(np.int64)
+    mask_flat = roi_mask.ravel().astype(bool)
+    bound, coded = _bound_maps(mask_flat, bounds)
+    refs = [r.ravel().astype(np.int64) for r in references]
+    constant = coded.all() and x.size > 1 and bool((x == x[0]).all())
+    encoder.add(np.array([int(constant)]), entropy.uniform(2))
+    if constant:  # e.g. the empty slices above and below a skull-stripped brain: a few bits
+        _emit_value(encoder, int(x[0]) - lo, hi - lo)
+        return x.reshape(height, width).copy()
+    background = (x - lo <= bound) & coded  # such a pixel may be decoded as lo
+    use_flag = int(background.sum()) * _FLAG_MIN_FRACTION >= int(coded.sum())
+    encoder.add(np.array([int(use_flag)]), entropy.uniform(2))
+    state = _SliceState(x.size, refs)
+    split = bounds.roi != bounds.nroi
+    if not coded.all():
+        state.recon[~coded] = np.clip(refs[0][~coded], lo, hi)
+    probs, counts = rangecoder.new_models(N_ADAPTIVE_CONTEXTS, N_FLAG_CONTEXTS)
+    rc_state, out = rangecoder.new_encoder(x.size // 2)
+    no_flag = np.array([-1], dtype=np.int64)
+    if coded[0]:
+        first_pred = state.first_prediction(lo, hi)
+        q0 = _quantize(np.array([x[0] - first_pred]), bound[:1])
+        state.recon[0] = np.clip(first_pred + q0[0] * (2 * bound[0] + 1), lo, hi)
+        out = rangecoder.encode_all(
+            rc_state, out, probs, counts, _ADAPTIVE_STATES, np.array([N_ADAPTIVE_CONTEXTS - 1]), no_flag, no_flag, q0
+        )
+    all_coded = bool(coded.all())
+    for p in interlace_passes(height, width):
+        positions = p.positions
+        pass_bound = bound[positions]
+        step = 2 * pass_bound + 1
+        blended, predictions, ctx, flag_ctx = state.predict(p, lo, hi, step, mask_flat[positions], split)
+        quantized = _quantize(x[positions] - blended, pass_bound)
+        if use_flag:
+            flags = background[positions].astype(np.int64)
+        else:
+            flags = np.zeros(positions.size, dtype=np.int64)
+            flag_ctx = np.full(positions.size, -1, dtype=np.int64)
+        recon = np.where(flags == 1, lo, np.clip(blended + quantized * step, lo, hi))
+        if not all_coded:
+            keep = coded[positions]
+            recon = np.where(keep, recon, state.recon[positions])
+            ctx, flag_ctx, flags, quantized = ctx[keep], flag_ctx[keep], flags[keep], quantized[keep]
+        out = rangecoder.encode_all(rc_state, out, probs, counts, _ADAPTIVE_STATES, ctx, flag_ctx, flags, quantized)
+        state.store(positions, recon, blended, predictions)
+    n_bytes = rangecoder.finish(rc_state, out)
+    _emit_bytes(encoder, out[:n_bytes].tobytes())
+    return state.recon.reshape(height, width)
+
+
+def decode_pixels(
+    decoder: Decoder,
+    shape: tuple[int, int],
+    roi_mask: np.ndarray,
+    references: list[np.ndarray],
+    value_range: tuple[int, int],
+    bounds: Bounds,
+) -> np.ndarray:
+    """Inverse of ``encode_pixels``."""
+    if decoder.entropy == "huffman":
+        return decode_pixels_static(decoder, shape, roi_mask, references, value_range, bounds)
+    lo, hi = value_range
+    height, width = shape
+    mask_flat = roi_mask.ravel().astype(bool)
+    bound, coded = _bound_maps(mask_flat, bounds)
+    refs = [r.ravel().astype(np.int64) for r in references]
+    if decoder.read(1, entropy.uniform(2))[0]:
+        if not coded.all():
+            raise CorruptFileError("a constant-slice flag in a slice with uncoded pixels (damaged file)")
+        return np.full((height, width), lo + _read_value(decoder, hi - lo), dtype=np.int64)
+    use_flag = bool(decoder.read(1, entropy.uniform(2))[0])
+    rc_state, buf = rangecoder.new_decoder(_read_bytes(decoder))
+    state = _SliceState(height * width, refs)
+    split = bounds.roi != bounds.nroi
+    if not coded.all():
+        state.recon[~coded] = np.clip(refs[0][~coded], lo, hi)
+    probs, counts = rangecoder.new_models(N_ADAPTIVE_CONTEXTS, N_FLAG_CONTEXTS)
+
+    def read(ctx: np.ndarray, flag_ctx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        flags = np.zeros(ctx.size, dtype=np.int64)
+        values = np.zeros(ctx.size, dtype=np.int64)
+        ok = rangecoder.decode_symbols(rc_state, buf, probs, counts, _ADAPTIVE_STATES, ctx, flag_ctx, flags, values)
+        if not ok or rangecoder.overran(rc_state):
+            raise CorruptFileError("a slice's pixel data is damaged or truncated")
+        return flags, values
+
+    if coded[0]:
+        first_pred = state.first_prediction(lo, hi)
+        _, q0 = read(np.array([N_ADAPTIVE_CONTEXTS - 1]), np.array([-1]))
+        state.recon[0] = np.clip(first_pred + q0[0] * (2 * bound[0] + 1), lo, hi)
+    all_coded = bool(coded.all())
+    for p in interlace_passes(height, width):
+        positions = p.positions
+        step = 2 * bound[positions] + 1
+        blended, predictions, ctx, flag_ctx = state.predict(p, lo, hi, step, mask_flat[positions], split)
+        if not use_flag:
+            flag_ctx = np.full(positions.size, -1, dtype=np.int64)
+        if all_coded:
+            flags, quantized = read(ctx, flag_ctx)
+            recon = np.where(flags == 1, lo, np.clip(blended + quantized * step, lo, hi))
+        else:
+            keep = coded[positions]
+            flags = np.zeros(positions.size, dtype=np.int64)
+            quantized = np.zeros(positions.size, dtype=np.int64)
+            flags[keep], quantized[keep] = read(ctx[keep], flag_ctx[keep])
+            decoded = np.where(flags == 1, lo, np.clip(blended + quantized * step, lo, hi))
+            recon = np.where(keep, decoded, state.recon[positions])
+        state.store(positions, recon, blended, predictions)
+    if rangecoder.overran(rc_state):
+        raise CorruptFileError("a slice's pixel data is truncated")
     return state.recon.reshape(height, width)
