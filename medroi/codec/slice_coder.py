@@ -357,6 +357,14 @@ def decode_pixels_static(
 
 # --------------------------------------------------------------------------- adaptive path
 
+class Models:
+    """Adaptive probabilities, carried from slice to slice within a group (decoding a slice
+    decodes its group's earlier slices anyway), so each slice starts from learnt statistics."""
+
+    def __init__(self) -> None:
+        self.probs, self.counts = rangecoder.new_models(N_ADAPTIVE_CONTEXTS, N_FLAG_CONTEXTS)
+
+
 _FLAG_MIN_FRACTION = 256  # the background flag is sent when >= 1/256 of the coded pixels are background
 _ADAPTIVE_STATES = N_ADAPTIVE_CONTEXTS * rangecoder.N_STATES
 
@@ -382,9 +390,11 @@ def encode_pixels(
     references: list[np.ndarray],
     value_range: tuple[int, int],
     bounds: Bounds,
+    models: Models | None = None,
 ) -> np.ndarray:
-    """Code a slice's pixels with adaptive binary models (range coder); returns the
-    reconstruction the decoder will produce. Huffman files use ``encode_pixels_static``."""
+    """Code a slice's pixels with adaptive binary models (range coder), updating ``models``
+    (None: fresh ones); returns the reconstruction the decoder will produce. Huffman files
+    use ``encode_pixels_static``."""
     if encoder.entropy == "huffman":
         return encode_pixels_static(encoder, values, roi_mask, references, value_range, bounds)
     lo, hi = value_range
@@ -405,7 +415,8 @@ def encode_pixels(
     split = bounds.roi != bounds.nroi
     if not coded.all():
         state.recon[~coded] = np.clip(refs[0][~coded], lo, hi)
-    probs, counts = rangecoder.new_models(N_ADAPTIVE_CONTEXTS, N_FLAG_CONTEXTS)
+    models = models or Models()
+    probs, counts = models.probs, models.counts
     rc_state, out = rangecoder.new_encoder(x.size // 2)
     no_flag = np.array([-1], dtype=np.int64)
     if coded[0]:
@@ -446,6 +457,7 @@ def decode_pixels(
     references: list[np.ndarray],
     value_range: tuple[int, int],
     bounds: Bounds,
+    models: Models | None = None,
 ) -> np.ndarray:
     """Inverse of ``encode_pixels``."""
     if decoder.entropy == "huffman":
@@ -465,7 +477,8 @@ def decode_pixels(
     split = bounds.roi != bounds.nroi
     if not coded.all():
         state.recon[~coded] = np.clip(refs[0][~coded], lo, hi)
-    probs, counts = rangecoder.new_models(N_ADAPTIVE_CONTEXTS, N_FLAG_CONTEXTS)
+    models = models or Models()
+    probs, counts = models.probs, models.counts
 
     def read(ctx: np.ndarray, flag_ctx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         flags = np.zeros(ctx.size, dtype=np.int64)
