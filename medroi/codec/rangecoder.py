@@ -52,7 +52,7 @@ def new_encoder(capacity: int) -> tuple[np.ndarray, np.ndarray]:
     state = np.zeros(5, dtype=np.int64)
     state[_RANGE] = 0xFFFFFFFF
     state[_CSIZE] = 1
-    return state, np.zeros(max(capacity, 64), dtype=np.uint8)
+    return state, np.zeros(max(capacity, 4 * _SPARE), dtype=np.uint8)
 
 
 # --------------------------------------------------------------------------- encoder
@@ -113,43 +113,62 @@ def _put_adaptive(st, out, probs, counts, s, bit):
     _adapt(probs, counts, s, bit)
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def encode_one(st, out, probs, counts, n_ctx_states, ctx, flag_ctx, flag, q):
+    """Code one pixel: its flag (when ``flag_ctx >= 0``) and, unless set, residual ``q``."""
+    if flag_ctx >= 0:
+        _put_adaptive(st, out, probs, counts, n_ctx_states + flag_ctx, flag)
+        if flag:
+            return
+    base = ctx * N_STATES
+    if q == 0:
+        _put_adaptive(st, out, probs, counts, base + _S_ZERO, 1)
+        return
+    _put_adaptive(st, out, probs, counts, base + _S_ZERO, 0)
+    _put_adaptive(st, out, probs, counts, base + _S_SIGN, 1 if q < 0 else 0)
+    m = -q if q < 0 else q
+    e = 0
+    while (m >> (e + 1)) > 0:
+        e += 1
+    for k in range(e):
+        _put_adaptive(st, out, probs, counts, base + _S_EXP + k, 1)
+    _put_adaptive(st, out, probs, counts, base + _S_EXP + e, 0)
+    if e >= 1:
+        b1 = (m >> (e - 1)) & 1
+        _put_adaptive(st, out, probs, counts, base + _S_MANT1 + e, b1)
+        if e >= 2:
+            b2 = (m >> (e - 2)) & 1
+            _put_adaptive(st, out, probs, counts, base + _S_MANT2 + 2 * e + b1, b2)
+            for k in range(e - 3, -1, -1):
+                _put(st, out, PROB_ONE // 2, (m >> k) & 1)
+
+
+def room_left(st: np.ndarray, out: np.ndarray) -> bool:
+    """Whether ``out`` has room for one more pixel."""
+    return st[_POS] < out.size - _SPARE
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def has_room(st, out):
+    return st[_POS] < out.size - _SPARE
+
+
 @numba.njit(cache=True, nogil=True)
 def encode_symbols(st, out, probs, counts, n_ctx_states, ctx, flag_ctx, flags, values, start):
-    """Code pixels ``start..``: a flag (when ``flag_ctx[i] >= 0``) and, unless the flag is
-    set, the residual ``values[i]`` in context ``ctx[i]``. Returns the index reached (the
-    caller grows ``out`` and calls again when it is short of room)."""
-    n = ctx.size
-    limit = out.size - _SPARE
-    for i in range(start, n):
-        if st[_POS] >= limit:
+    """Code pixels ``start..`` with ``encode_one``. Returns the index reached (the caller
+    grows ``out`` and calls again when it is short of room)."""
+    for i in range(start, ctx.size):
+        if not has_room(st, out):
             return i
-        if flag_ctx[i] >= 0:
-            _put_adaptive(st, out, probs, counts, n_ctx_states + flag_ctx[i], flags[i])
-            if flags[i]:
-                continue
-        base = ctx[i] * N_STATES
-        q = values[i]
-        if q == 0:
-            _put_adaptive(st, out, probs, counts, base + _S_ZERO, 1)
-            continue
-        _put_adaptive(st, out, probs, counts, base + _S_ZERO, 0)
-        _put_adaptive(st, out, probs, counts, base + _S_SIGN, 1 if q < 0 else 0)
-        m = -q if q < 0 else q
-        e = 0
-        while (m >> (e + 1)) > 0:
-            e += 1
-        for k in range(e):
-            _put_adaptive(st, out, probs, counts, base + _S_EXP + k, 1)
-        _put_adaptive(st, out, probs, counts, base + _S_EXP + e, 0)
-        if e >= 1:
-            b1 = (m >> (e - 1)) & 1
-            _put_adaptive(st, out, probs, counts, base + _S_MANT1 + e, b1)
-            if e >= 2:
-                b2 = (m >> (e - 2)) & 1
-                _put_adaptive(st, out, probs, counts, base + _S_MANT2 + 2 * e + b1, b2)
-                for k in range(e - 3, -1, -1):
-                    _put(st, out, PROB_ONE // 2, (m >> k) & 1)
-    return n
+        encode_one(st, out, probs, counts, n_ctx_states, ctx[i], flag_ctx[i], flags[i], values[i])
+    return ctx.size
+
+
+def grow(out: np.ndarray) -> np.ndarray:
+    """A bigger copy of an encoder's output buffer."""
+    grown = np.zeros(out.size * 2 + 1024, dtype=np.uint8)
+    grown[: out.size] = out
+    return grown
 
 
 @numba.njit(cache=True, nogil=True)
@@ -168,9 +187,7 @@ def encode_all(st, out, probs, counts, n_ctx_states, ctx, flag_ctx, flags, value
         if reached == ctx.size:
             return out
         start = reached
-        grown = np.zeros(out.size * 2 + 1024, dtype=np.uint8)
-        grown[: out.size] = out
-        out = grown
+        out = grow(out)
 
 
 # --------------------------------------------------------------------------- decoder
@@ -226,39 +243,43 @@ def _get_adaptive(st, buf, probs, counts, s):
     return bit
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def decode_one(st, buf, probs, counts, n_ctx_states, ctx, flag_ctx):
+    """Inverse of ``encode_one``: (flag, q, ok); ok is False on damage (an impossible
+    exponent or reads far past the end)."""
+    if flag_ctx >= 0:
+        if _get_adaptive(st, buf, probs, counts, n_ctx_states + flag_ctx):
+            return 1, np.int64(0), True
+    base = ctx * N_STATES
+    if _get_adaptive(st, buf, probs, counts, base + _S_ZERO):
+        return 0, np.int64(0), st[_OVER] <= 8
+    negative = _get_adaptive(st, buf, probs, counts, base + _S_SIGN)
+    e = 0
+    while _get_adaptive(st, buf, probs, counts, base + _S_EXP + e):
+        e += 1
+        if e >= MAX_EXPONENT:
+            return 0, np.int64(0), False
+    m = np.int64(1) << e
+    if e >= 1:
+        b1 = _get_adaptive(st, buf, probs, counts, base + _S_MANT1 + e)
+        m |= np.int64(b1) << (e - 1)
+        if e >= 2:
+            b2 = _get_adaptive(st, buf, probs, counts, base + _S_MANT2 + 2 * e + b1)
+            m |= np.int64(b2) << (e - 2)
+            for k in range(e - 3, -1, -1):
+                m |= np.int64(_get(st, buf, PROB_ONE // 2)) << k
+    return 0, (-m if negative else m), st[_OVER] <= 8
+
+
 @numba.njit(cache=True, nogil=True)
 def decode_symbols(st, buf, probs, counts, n_ctx_states, ctx, flag_ctx, flags, values):
-    """Inverse of ``encode_symbols``; returns False on damage (an impossible exponent or
-    reads far past the end), leaving the rest undecoded."""
+    """Inverse of ``encode_symbols``; returns False on damage, leaving the rest undecoded."""
     for i in range(ctx.size):
-        if flag_ctx[i] >= 0:
-            f = _get_adaptive(st, buf, probs, counts, n_ctx_states + flag_ctx[i])
-            flags[i] = f
-            if f:
-                values[i] = 0
-                continue
-        base = ctx[i] * N_STATES
-        if _get_adaptive(st, buf, probs, counts, base + _S_ZERO):
-            values[i] = 0
-            continue
-        negative = _get_adaptive(st, buf, probs, counts, base + _S_SIGN)
-        e = 0
-        while _get_adaptive(st, buf, probs, counts, base + _S_EXP + e):
-            e += 1
-            if e >= MAX_EXPONENT:
-                return False
-        m = np.int64(1) << e
-        if e >= 1:
-            b1 = _get_adaptive(st, buf, probs, counts, base + _S_MANT1 + e)
-            m |= np.int64(b1) << (e - 1)
-            if e >= 2:
-                b2 = _get_adaptive(st, buf, probs, counts, base + _S_MANT2 + 2 * e + b1)
-                m |= np.int64(b2) << (e - 2)
-                for k in range(e - 3, -1, -1):
-                    m |= np.int64(_get(st, buf, PROB_ONE // 2)) << k
-        values[i] = -m if negative else m
-        if st[_OVER] > 8:
+        f, q, ok = decode_one(st, buf, probs, counts, n_ctx_states, ctx[i], flag_ctx[i])
+        if not ok:
             return False
+        flags[i] = f
+        values[i] = q
     return True
 
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from medroi.codec import entropy, kernels, rangecoder
+from medroi.codec import entropy, kernels, raster, rangecoder
 from medroi.codec.entropy import Decoder, Encoder
 from medroi.codec.interlace import interlace_passes
 from medroi.errors import CorruptFileError
@@ -411,43 +411,36 @@ def encode_pixels(
     background = (x - lo <= bound) & coded  # such a pixel may be decoded as lo
     use_flag = int(background.sum()) * _FLAG_MIN_FRACTION >= int(coded.sum())
     encoder.add(np.array([int(use_flag)]), entropy.uniform(2))
-    state = _SliceState(x.size, refs)
-    split = bounds.roi != bounds.nroi
-    if not coded.all():
-        state.recon[~coded] = np.clip(refs[0][~coded], lo, hi)
     models = models or Models()
-    probs, counts = models.probs, models.counts
+    recon, errors, final_error, ref_array, default = _raster_state(x.size, refs, coded, value_range)
     rc_state, out = rangecoder.new_encoder(x.size // 2)
-    no_flag = np.array([-1], dtype=np.int64)
-    if coded[0]:
-        first_pred = state.first_prediction(lo, hi)
-        q0 = _quantize(np.array([x[0] - first_pred]), bound[:1])
-        state.recon[0] = np.clip(first_pred + q0[0] * (2 * bound[0] + 1), lo, hi)
-        out = rangecoder.encode_all(
-            rc_state, out, probs, counts, _ADAPTIVE_STATES, np.array([N_ADAPTIVE_CONTEXTS - 1]), no_flag, no_flag, q0
+    start = 0
+    while True:
+        start = raster.encode_slice(
+            x, bound, coded, mask_flat, ref_array, lo, hi, bounds.roi != bounds.nroi, use_flag, ACTIVITY_THRESHOLDS,
+            N_ACTIVITY, models.probs, models.counts, _ADAPTIVE_STATES, rc_state, out, recon, errors, final_error,
+            width, default, start,
         )
-    all_coded = bool(coded.all())
-    for p in interlace_passes(height, width):
-        positions = p.positions
-        pass_bound = bound[positions]
-        step = 2 * pass_bound + 1
-        blended, predictions, ctx, flag_ctx = state.predict(p, lo, hi, step, mask_flat[positions], split)
-        quantized = _quantize(x[positions] - blended, pass_bound)
-        if use_flag:
-            flags = background[positions].astype(np.int64)
-        else:
-            flags = np.zeros(positions.size, dtype=np.int64)
-            flag_ctx = np.full(positions.size, -1, dtype=np.int64)
-        recon = np.where(flags == 1, lo, np.clip(blended + quantized * step, lo, hi))
-        if not all_coded:
-            keep = coded[positions]
-            recon = np.where(keep, recon, state.recon[positions])
-            ctx, flag_ctx, flags, quantized = ctx[keep], flag_ctx[keep], flags[keep], quantized[keep]
-        out = rangecoder.encode_all(rc_state, out, probs, counts, _ADAPTIVE_STATES, ctx, flag_ctx, flags, quantized)
-        state.store(positions, recon, blended, predictions)
+        if start >= x.size:
+            break
+        out = rangecoder.grow(out)
     n_bytes = rangecoder.finish(rc_state, out)
     _emit_bytes(encoder, out[:n_bytes].tobytes())
-    return state.recon.reshape(height, width)
+    return recon.reshape(height, width)
+
+
+def _raster_state(size: int, refs: list[np.ndarray], coded: np.ndarray, value_range: tuple[int, int]):
+    """Decoded values (uncoded pixels preset to the first reference), error maps, the
+    references as one array and the first pixel's prediction."""
+    lo, hi = value_range
+    recon = np.zeros(size, dtype=np.int64)
+    if not coded.all():
+        recon[~coded] = np.clip(refs[0][~coded], lo, hi)
+    ref_array = np.stack(refs, axis=1) if refs else np.zeros((size, 0), dtype=np.int64)
+    errors = np.zeros((size, raster.n_predictors(len(refs))), dtype=np.int32)
+    final_error = np.zeros(size, dtype=np.int32)
+    default = int(np.clip(refs[0][0], lo, hi)) if refs else (lo + hi) // 2
+    return recon, errors, final_error, ref_array, default
 
 
 def decode_pixels(
@@ -473,43 +466,13 @@ def decode_pixels(
         return np.full((height, width), lo + _read_value(decoder, hi - lo), dtype=np.int64)
     use_flag = bool(decoder.read(1, entropy.uniform(2))[0])
     rc_state, buf = rangecoder.new_decoder(_read_bytes(decoder))
-    state = _SliceState(height * width, refs)
-    split = bounds.roi != bounds.nroi
-    if not coded.all():
-        state.recon[~coded] = np.clip(refs[0][~coded], lo, hi)
     models = models or Models()
-    probs, counts = models.probs, models.counts
-
-    def read(ctx: np.ndarray, flag_ctx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        flags = np.zeros(ctx.size, dtype=np.int64)
-        values = np.zeros(ctx.size, dtype=np.int64)
-        ok = rangecoder.decode_symbols(rc_state, buf, probs, counts, _ADAPTIVE_STATES, ctx, flag_ctx, flags, values)
-        if not ok or rangecoder.overran(rc_state):
-            raise CorruptFileError("a slice's pixel data is damaged or truncated")
-        return flags, values
-
-    if coded[0]:
-        first_pred = state.first_prediction(lo, hi)
-        _, q0 = read(np.array([N_ADAPTIVE_CONTEXTS - 1]), np.array([-1]))
-        state.recon[0] = np.clip(first_pred + q0[0] * (2 * bound[0] + 1), lo, hi)
-    all_coded = bool(coded.all())
-    for p in interlace_passes(height, width):
-        positions = p.positions
-        step = 2 * bound[positions] + 1
-        blended, predictions, ctx, flag_ctx = state.predict(p, lo, hi, step, mask_flat[positions], split)
-        if not use_flag:
-            flag_ctx = np.full(positions.size, -1, dtype=np.int64)
-        if all_coded:
-            flags, quantized = read(ctx, flag_ctx)
-            recon = np.where(flags == 1, lo, np.clip(blended + quantized * step, lo, hi))
-        else:
-            keep = coded[positions]
-            flags = np.zeros(positions.size, dtype=np.int64)
-            quantized = np.zeros(positions.size, dtype=np.int64)
-            flags[keep], quantized[keep] = read(ctx[keep], flag_ctx[keep])
-            decoded = np.where(flags == 1, lo, np.clip(blended + quantized * step, lo, hi))
-            recon = np.where(keep, decoded, state.recon[positions])
-        state.store(positions, recon, blended, predictions)
-    if rangecoder.overran(rc_state):
-        raise CorruptFileError("a slice's pixel data is truncated")
-    return state.recon.reshape(height, width)
+    recon, errors, final_error, ref_array, default = _raster_state(height * width, refs, coded, value_range)
+    ok = raster.decode_slice(
+        bound, coded, mask_flat, ref_array, lo, hi, bounds.roi != bounds.nroi, use_flag, ACTIVITY_THRESHOLDS,
+        N_ACTIVITY, models.probs, models.counts, _ADAPTIVE_STATES, rc_state, buf, recon, errors, final_error,
+        width, default,
+    )
+    if not ok or rangecoder.overran(rc_state):
+        raise CorruptFileError("a slice's pixel data is damaged or truncated")
+    return recon.reshape(height, width)
