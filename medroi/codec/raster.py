@@ -28,6 +28,7 @@ from medroi.codec import rangecoder
 from medroi.codec.kernels import _round_div
 
 N_SPATIAL = 5
+N_BIAS_CONTEXTS = 9 * 4 * 20  # residual context x signs of the W and N errors
 N_PER_REFERENCE = 4
 WEIGHT_ONE = 1 << 24
 _ERROR_CAP = 1 << 30
@@ -65,7 +66,7 @@ def _neighbours(j, width):
 
 @numba.njit(cache=True, nogil=True, inline="always")
 def _predict(j, width, recon, refs, errors, final_error, lo, hi, thresholds, step, in_roi, split, n_activity,
-             preds, default):
+             preds, default, bias_sum, bias_cnt):
     """Blended prediction, residual context and flag context of pixel ``j`` (fills ``preds``)."""
     iw, i_n, inw, ine = _neighbours(j, width)
     n_refs = refs.shape[1]
@@ -74,7 +75,7 @@ def _predict(j, width, recon, refs, errors, final_error, lo, hi, thresholds, ste
         for k in range(n_pred):
             preds[k] = default
         ref_state = 0 if n_refs == 0 else (1 if refs[j, 0] == lo else 2)
-        return default, thresholds.size, 5 * ref_state
+        return default, thresholds.size, 5 * ref_state, -1
     w = recon[iw]
     nn = recon[i_n]
     nw = recon[inw]
@@ -116,8 +117,9 @@ def _predict(j, width, recon, refs, errors, final_error, lo, hi, thresholds, ste
         numerator += weight * p
         total += weight
     blended = _clip(_round_div(numerator, total), lo, hi)
-    energy = (2 * (np.int64(final_error[iw]) + np.int64(final_error[i_n])) + np.int64(final_error[inw])
-              + np.int64(final_error[ine]))
+    few = np.int64(final_error[iw])
+    fen = np.int64(final_error[i_n])
+    energy = 2 * (abs(few) + abs(fen)) + abs(np.int64(final_error[inw])) + abs(np.int64(final_error[ine]))
     gradients = abs(w - nw) + abs(nn - nw) + abs(nn - ne)
     activity = (energy + gradients + (pmax - pmin)) // (2 * step)
     bucket = 0
@@ -129,14 +131,23 @@ def _predict(j, width, recon, refs, errors, final_error, lo, hi, thresholds, ste
     if n_background > 0:
         bucket += 2 * n_activity
     ref_state = 0 if n_refs == 0 else (1 if refs[j, 0] == lo else 2)
-    return blended, bucket, 5 * ref_state + n_background
+    bias_ctx = bucket * 9 + 3 * (0 if few == 0 else (1 if few > 0 else 2)) + (0 if fen == 0 else (1 if fen > 0 else 2))
+    if bias_cnt[bias_ctx] > 0:
+        blended = _clip(blended + _round_div(bias_sum[bias_ctx], bias_cnt[bias_ctx]), lo, hi)
+    return blended, bucket, 5 * ref_state + n_background, bias_ctx
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _store(j, value, blended, preds, recon, errors, final_error):
+def _store(j, value, blended, preds, recon, errors, final_error, bias_ctx, bias_sum, bias_cnt):
     recon[j] = value
-    e = abs(value - blended)
-    final_error[j] = e if e < _ERROR_CAP else _ERROR_CAP
+    e = value - blended
+    final_error[j] = _clip(e, -_ERROR_CAP, _ERROR_CAP)
+    if bias_ctx >= 0:  # CALIC bias cancellation: running mean error per context, halved at 256
+        bias_sum[bias_ctx] += e
+        bias_cnt[bias_ctx] += 1
+        if bias_cnt[bias_ctx] >= 256:
+            bias_sum[bias_ctx] //= 2
+            bias_cnt[bias_ctx] //= 2
     for k in range(preds.size):
         e = abs(value - preds[k])
         errors[j, k] = e if e < _ERROR_CAP else _ERROR_CAP
@@ -144,7 +155,7 @@ def _store(j, value, blended, preds, recon, errors, final_error):
 
 @numba.njit(cache=True, nogil=True)
 def encode_slice(x, bound, coded, in_roi, refs, lo, hi, split, use_flag, thresholds, n_activity, probs, counts,
-                 n_ctx_states, st, out, recon, errors, final_error, width, default, start):
+                 n_ctx_states, st, out, recon, errors, final_error, width, default, bias_sum, bias_cnt, start):
     """Code pixels ``start..`` in raster order; returns the index reached (``out`` full)."""
     preds = np.zeros(errors.shape[1], np.int64)
     for j in range(start, x.size):
@@ -152,8 +163,9 @@ def encode_slice(x, bound, coded, in_roi, refs, lo, hi, split, use_flag, thresho
             return j
         e = bound[j]
         step = 2 * e + 1
-        blended, ctx, flag_ctx = _predict(j, width, recon, refs, errors, final_error, lo, hi, thresholds, step,
-                                          in_roi[j], split, n_activity, preds, default)
+        blended, ctx, flag_ctx, bias_ctx = _predict(j, width, recon, refs, errors, final_error, lo, hi, thresholds,
+                                                    step, in_roi[j], split, n_activity, preds, default, bias_sum,
+                                                    bias_cnt)
         if coded[j]:
             flag = 1 if (use_flag and x[j] - lo <= e) else 0
             residual = x[j] - blended
@@ -164,20 +176,21 @@ def encode_slice(x, bound, coded, in_roi, refs, lo, hi, split, use_flag, thresho
             value = lo if flag else _clip(blended + q * step, lo, hi)
         else:
             value = recon[j]  # set by the caller (the network's reconstruction)
-        _store(j, value, blended, preds, recon, errors, final_error)
+        _store(j, value, blended, preds, recon, errors, final_error, bias_ctx, bias_sum, bias_cnt)
     return x.size
 
 
 @numba.njit(cache=True, nogil=True)
 def decode_slice(bound, coded, in_roi, refs, lo, hi, split, use_flag, thresholds, n_activity, probs, counts,
-                 n_ctx_states, st, buf, recon, errors, final_error, width, default):
+                 n_ctx_states, st, buf, recon, errors, final_error, width, default, bias_sum, bias_cnt):
     """Inverse of ``encode_slice``; returns False on damaged data."""
     preds = np.zeros(errors.shape[1], np.int64)
     for j in range(recon.size):
         e = bound[j]
         step = 2 * e + 1
-        blended, ctx, flag_ctx = _predict(j, width, recon, refs, errors, final_error, lo, hi, thresholds, step,
-                                          in_roi[j], split, n_activity, preds, default)
+        blended, ctx, flag_ctx, bias_ctx = _predict(j, width, recon, refs, errors, final_error, lo, hi, thresholds,
+                                                    step, in_roi[j], split, n_activity, preds, default, bias_sum,
+                                                    bias_cnt)
         if coded[j]:
             flag, q, ok = rangecoder.decode_one(st, buf, probs, counts, n_ctx_states, ctx,
                                                 flag_ctx if use_flag else -1)
@@ -186,7 +199,7 @@ def decode_slice(bound, coded, in_roi, refs, lo, hi, split, use_flag, thresholds
             value = lo if flag else _clip(blended + q * step, lo, hi)
         else:
             value = recon[j]
-        _store(j, value, blended, preds, recon, errors, final_error)
+        _store(j, value, blended, preds, recon, errors, final_error, bias_ctx, bias_sum, bias_cnt)
     return True
 
 

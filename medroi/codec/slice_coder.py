@@ -363,6 +363,8 @@ class Models:
 
     def __init__(self) -> None:
         self.probs, self.counts = rangecoder.new_models(N_ADAPTIVE_CONTEXTS, N_FLAG_CONTEXTS)
+        self.bias_sum = np.zeros(raster.N_BIAS_CONTEXTS, dtype=np.int64)
+        self.bias_cnt = np.zeros(raster.N_BIAS_CONTEXTS, dtype=np.int64)
 
 
 _FLAG_MIN_FRACTION = 256  # the background flag is sent when >= 1/256 of the coded pixels are background
@@ -419,7 +421,7 @@ def encode_pixels(
         start = raster.encode_slice(
             x, bound, coded, mask_flat, ref_array, lo, hi, bounds.roi != bounds.nroi, use_flag, ACTIVITY_THRESHOLDS,
             N_ACTIVITY, models.probs, models.counts, _ADAPTIVE_STATES, rc_state, out, recon, errors, final_error,
-            width, default, start,
+            width, default, models.bias_sum, models.bias_cnt, start,
         )
         if start >= x.size:
             break
@@ -438,7 +440,7 @@ def _raster_state(size: int, refs: list[np.ndarray], coded: np.ndarray, value_ra
         recon[~coded] = np.clip(refs[0][~coded], lo, hi)
     ref_array = np.stack(refs, axis=1) if refs else np.zeros((size, 0), dtype=np.int64)
     errors = np.zeros((size, raster.n_predictors(len(refs))), dtype=np.int32)
-    final_error = np.zeros(size, dtype=np.int32)
+    final_error = np.zeros(size, dtype=np.int32)  # signed: value - prediction
     default = int(np.clip(refs[0][0], lo, hi)) if refs else (lo + hi) // 2
     return recon, errors, final_error, ref_array, default
 
@@ -471,7 +473,7 @@ def decode_pixels(
     ok = raster.decode_slice(
         bound, coded, mask_flat, ref_array, lo, hi, bounds.roi != bounds.nroi, use_flag, ACTIVITY_THRESHOLDS,
         N_ACTIVITY, models.probs, models.counts, _ADAPTIVE_STATES, rc_state, buf, recon, errors, final_error,
-        width, default,
+        width, default, models.bias_sum, models.bias_cnt,
     )
     if not ok or rangecoder.overran(rc_state):
         raise CorruptFileError("a slice's pixel data is damaged or truncated")
