@@ -121,3 +121,36 @@ def test_future_format_is_refused():
     struct.pack_into("<H", data, len(MAGIC), FORMAT_VERSION + 1)
     with pytest.raises(UnsupportedVersionError, match="upgrade medroi"):
         codec.decompress(bytes(data))
+
+
+@pytest.fixture(scope="module")
+def huffman_sample() -> bytes:
+    rng = np.random.default_rng(2)
+    image = np.zeros((24, 20, 4), np.int16)  # background runs and a textured object
+    image[6:18, 5:15] = rng.integers(0, 60, size=(12, 10, 4))
+    roi = np.zeros(image.shape, bool)
+    roi[8:12, 6:9] = True
+    return codec.compress(image, roi, 0, 2, entropy="huffman")
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_hostile_huffman_chunks_never_crash(huffman_sample, data):
+    """Huffman payloads (runs, tables rebuilt from decoded counts) with recomputed CRCs:
+    decode within range or raise MedroiError."""
+    from medroi.codec import container
+
+    parsed = container.unpack(huffman_sample)
+    chunks = [parsed.chunk(k) for k in range(len(parsed.index))]
+    k = data.draw(st.integers(0, len(chunks) - 1))
+    damaged = bytearray(chunks[k])
+    for _ in range(data.draw(st.integers(1, 4))):
+        if damaged:
+            damaged[data.draw(st.integers(0, len(damaged) - 1))] ^= 1 << data.draw(st.integers(0, 7))
+    chunks[k] = bytes(damaged[: data.draw(st.integers(0, len(damaged)))])
+    try:
+        decoded = codec.decompress(container.pack(parsed.header, chunks))
+    except MedroiError:
+        return
+    lo, hi = parsed.header["value_range"]
+    assert decoded.array.min() >= lo and decoded.array.max() <= hi

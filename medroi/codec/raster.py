@@ -24,7 +24,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from medroi.codec import rangecoder
+from medroi.codec import prefix, rangecoder
 from medroi.codec.kernels import _round_div
 
 N_SPATIAL = 5
@@ -206,3 +206,149 @@ def decode_slice(bound, coded, in_roi, refs, lo, hi, split, use_flag, thresholds
 def n_predictors(n_refs: int) -> int:
     """How many predictors a slice with ``n_refs`` references blends."""
     return N_SPATIAL + N_PER_REFERENCE * n_refs
+
+
+# --------------------------------------------------------------------------- Huffman
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _run_value(j, width, recon):
+    """JPEG-LS run mode: (W, whether pixel ``j`` starts a run: its causal neighbours are
+    all equal; a run then codes how many pixels are within the bound of W)."""
+    iw, i_n, inw, ine = _neighbours(j, width)
+    if iw < 0:
+        return -1, False
+    w = recon[iw]
+    return w, recon[i_n] == w and recon[inw] == w and recon[ine] == w
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _count(tables_counts, dirty, c, s, n_symbols):
+    tables_counts[c, s] += 1
+    dirty[c] = True
+    return n_symbols + 1
+
+
+@numba.njit(cache=True, nogil=True)
+def encode_slice_prefix(x, bound, coded, in_roi, refs, lo, hi, split, use_flag, thresholds, n_activity, counts,
+                        lengths, codes, first, offset, sorted_symbols, alphabet, dirty, st, out, recon, errors,
+                        final_error, width, default, bias_sum, bias_cnt, start, progress):
+    """``encode_slice`` with Huffman codes and JPEG-LS's run mode (flat and background
+    runs); resumable at ``start`` with ``progress`` = [symbols coded, end of the current
+    run, pixel that starts no run, the run's value]."""
+    preds = np.zeros(errors.shape[1], np.int64)
+    run_table = counts.shape[0] - 1
+    for j in range(start, x.size):
+        if not prefix.has_room(st, out):
+            return j
+        run_value, starts_run = _run_value(j, width, recon)
+        if coded[j] and j >= progress[1] and j != progress[2] and starts_run:
+            table = run_table if run_value == lo else run_table - 1
+            row_end = (j // width + 1) * width
+            r = 0
+            while j + r < row_end and coded[j + r] and abs(x[j + r] - run_value) <= bound[j + r]:
+                r += 1
+            cls = 0
+            while (r >> cls) > 0:
+                cls += 1
+            prefix.put_symbol(st, out, codes, lengths, table, cls)
+            if cls > 1:
+                prefix.put_bits(st, out, r - (np.int64(1) << (cls - 1)), cls - 1)
+            progress[0] = _count(counts, dirty, table, cls, progress[0])
+            progress[1] = j + r
+            progress[2] = j + r
+            progress[3] = run_value
+            if prefix.is_rebuild_point(progress[0]):
+                prefix.rebuild(counts, lengths, codes, first, offset, sorted_symbols, alphabet, dirty)
+        e = bound[j]
+        step = 2 * e + 1
+        blended, ctx, flag_ctx, bias_ctx = _predict(j, width, recon, refs, errors, final_error, lo, hi, thresholds,
+                                                    step, in_roi[j], split, n_activity, preds, default, bias_sum,
+                                                    bias_cnt)
+        if j < progress[1]:
+            value = progress[3]
+        elif coded[j]:
+            if use_flag and x[j] - lo <= e:
+                prefix.put_symbol(st, out, codes, lengths, ctx, prefix.SYM_BACKGROUND)
+                progress[0] = _count(counts, dirty, ctx, prefix.SYM_BACKGROUND, progress[0])
+                value = lo
+            else:
+                residual = x[j] - blended
+                q = (abs(residual) + e) // step
+                if residual < 0:
+                    q = -q
+                s, raw, n_raw = prefix.residual_symbol(q)
+                prefix.put_symbol(st, out, codes, lengths, ctx, s)
+                if n_raw:
+                    prefix.put_bits(st, out, raw, n_raw)
+                progress[0] = _count(counts, dirty, ctx, s, progress[0])
+                value = _clip(blended + q * step, lo, hi)
+            if prefix.is_rebuild_point(progress[0]):
+                prefix.rebuild(counts, lengths, codes, first, offset, sorted_symbols, alphabet, dirty)
+        else:
+            value = recon[j]
+        _store(j, value, blended, preds, recon, errors, final_error, bias_ctx, bias_sum, bias_cnt)
+    return x.size
+
+
+@numba.njit(cache=True, nogil=True)
+def decode_slice_prefix(bound, coded, in_roi, refs, lo, hi, split, use_flag, thresholds, n_activity, counts,
+                        lengths, codes, first, offset, sorted_symbols, alphabet, dirty, st, buf, recon, errors,
+                        final_error, width, default, bias_sum, bias_cnt):
+    """Inverse of ``encode_slice_prefix``; returns False on damaged data."""
+    preds = np.zeros(errors.shape[1], np.int64)
+    run_table = counts.shape[0] - 1
+    n_symbols = 0
+    run_end = 0
+    no_run = -1
+    current_run = lo
+    for j in range(recon.size):
+        run_value, starts_run = _run_value(j, width, recon)
+        if coded[j] and j >= run_end and j != no_run and starts_run:
+            table = run_table if run_value == lo else run_table - 1
+            cls = prefix.get_symbol(st, buf, first, offset, sorted_symbols, table)
+            if cls < 0:
+                return False
+            r = np.int64(0)
+            if cls >= 1:
+                r = (np.int64(1) << (cls - 1)) + prefix.get_bits(st, buf, cls - 1)
+            row_end = (j // width + 1) * width
+            if j + r > row_end:
+                return False
+            for k in range(j, j + r):
+                if not coded[k]:
+                    return False
+            n_symbols = _count(counts, dirty, table, cls, n_symbols)
+            run_end = j + r
+            no_run = j + r
+            current_run = run_value
+            if prefix.is_rebuild_point(n_symbols):
+                prefix.rebuild(counts, lengths, codes, first, offset, sorted_symbols, alphabet, dirty)
+        e = bound[j]
+        step = 2 * e + 1
+        blended, ctx, flag_ctx, bias_ctx = _predict(j, width, recon, refs, errors, final_error, lo, hi, thresholds,
+                                                    step, in_roi[j], split, n_activity, preds, default, bias_sum,
+                                                    bias_cnt)
+        if j < run_end:
+            value = current_run
+        elif coded[j]:
+            s = prefix.get_symbol(st, buf, first, offset, sorted_symbols, ctx)
+            if s < 0 or st[3] > 8:
+                return False
+            if s == prefix.SYM_BACKGROUND:
+                if not use_flag:
+                    return False
+                value = lo
+            else:
+                raw = np.int64(0)
+                if s >= 2 * prefix.N_DIRECT + 2:
+                    raw = prefix.get_bits(st, buf, prefix.residual_bits(s))
+                q = prefix.residual_value(s, raw)
+                value = _clip(blended + q * step, lo, hi)
+            n_symbols = _count(counts, dirty, ctx, s, n_symbols)
+            if prefix.is_rebuild_point(n_symbols):
+                prefix.rebuild(counts, lengths, codes, first, offset, sorted_symbols, alphabet, dirty)
+        else:
+            value = recon[j]
+        _store(j, value, blended, preds, recon, errors, final_error, bias_ctx, bias_sum, bias_cnt)
+    return True

@@ -17,11 +17,12 @@ is only used in elementwise IEEE operations (exactly rounded on every machine).
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 
 import numpy as np
 
-from medroi.codec import entropy, kernels, raster, rangecoder
+from medroi.codec import entropy, kernels, prefix, raster, rangecoder
 from medroi.codec.entropy import Decoder, Encoder
 from medroi.codec.interlace import interlace_passes
 from medroi.errors import CorruptFileError
@@ -68,6 +69,9 @@ def encode_mask(encoder: Encoder, mask: np.ndarray, ref_mask: np.ndarray | None)
         encoder.add(np.array([1]), entropy.uniform(3))
         return
     encoder.add(np.array([2]), entropy.uniform(3))
+    if encoder.entropy == "huffman":
+        _emit_bytes(encoder, _deflate_mask(mask, ref_mask))
+        return
     flat = mask.ravel().astype(np.int64)
     ref = None if ref_mask is None else ref_mask.ravel().astype(np.int64)
     passes = interlace_passes(*mask.shape)
@@ -98,6 +102,8 @@ def decode_mask(decoder: Decoder, shape: tuple[int, int], ref_mask: np.ndarray |
         return np.zeros(shape, dtype=bool)
     if mode == 1:
         return np.ones(shape, dtype=bool)
+    if decoder.entropy == "huffman":
+        return _inflate_mask(_read_bytes(decoder), shape, ref_mask)
     choice = decoder.read(N_MASK_CONTEXTS, entropy.uniform(len(MASK_P1)))
     flat = np.zeros(shape[0] * shape[1], dtype=np.int64)
     ref = None if ref_mask is None else ref_mask.ravel().astype(np.int64)
@@ -109,6 +115,26 @@ def decode_mask(decoder: Decoder, shape: tuple[int, int], ref_mask: np.ndarray |
         bits[order] = np.concatenate([decoder.read(stop - start, entropy.binary(choice[c])) for c, start, stop in runs])
         flat[p.positions] = bits
     return flat.reshape(shape).astype(bool)
+
+
+def _deflate_mask(mask: np.ndarray, ref_mask: np.ndarray | None) -> bytes:
+    """Huffman files: the mask XOR the previous slice's, bit-packed and deflated (DEFLATE
+    is LZ77 + Huffman: a binary Huffman code alone would spend a bit per pixel)."""
+    bits = mask if ref_mask is None else mask ^ ref_mask
+    return zlib.compress(np.packbits(bits.ravel()).tobytes(), 9)
+
+
+def _inflate_mask(data: bytes, shape: tuple[int, int], ref_mask: np.ndarray | None) -> np.ndarray:
+    n_bytes = -(-shape[0] * shape[1] // 8)
+    inflater = zlib.decompressobj()
+    try:
+        packed = inflater.decompress(data, n_bytes)
+    except zlib.error as error:
+        raise CorruptFileError(f"a slice's mask is damaged ({error})") from error
+    if len(packed) != n_bytes or inflater.unconsumed_tail:
+        raise CorruptFileError("a slice's mask has the wrong size (damaged file)")
+    bits = np.unpackbits(np.frombuffer(packed, np.uint8))[: shape[0] * shape[1]].reshape(shape).astype(bool)
+    return bits if ref_mask is None else bits ^ ref_mask
 
 
 # --------------------------------------------------------------------------- pixels
@@ -365,6 +391,14 @@ class Models:
         self.probs, self.counts = rangecoder.new_models(N_ADAPTIVE_CONTEXTS, N_FLAG_CONTEXTS)
         self.bias_sum = np.zeros(raster.N_BIAS_CONTEXTS, dtype=np.int64)
         self.bias_cnt = np.zeros(raster.N_BIAS_CONTEXTS, dtype=np.int64)
+        self._tables: prefix.Tables | None = None
+
+    @property
+    def tables(self) -> prefix.Tables:
+        """Huffman tables (built on first use: only Huffman files need them)."""
+        if self._tables is None:
+            self._tables = prefix.Tables(4 * N_ACTIVITY)
+        return self._tables
 
 
 _FLAG_MIN_FRACTION = 256  # the background flag is sent when >= 1/256 of the coded pixels are background
@@ -397,8 +431,6 @@ def encode_pixels(
     """Code a slice's pixels with adaptive binary models (range coder), updating ``models``
     (None: fresh ones); returns the reconstruction the decoder will produce. Huffman files
     use ``encode_pixels_static``."""
-    if encoder.entropy == "huffman":
-        return encode_pixels_static(encoder, values, roi_mask, references, value_range, bounds)
     lo, hi = value_range
     height, width = values.shape
     x = values.ravel().astype(np.int64)
@@ -415,6 +447,23 @@ def encode_pixels(
     encoder.add(np.array([int(use_flag)]), entropy.uniform(2))
     models = models or Models()
     recon, errors, final_error, ref_array, default = _raster_state(x.size, refs, coded, value_range)
+    if encoder.entropy == "huffman":
+        t = models.tables
+        bit_state, out = prefix.new_writer(x.size // 2)
+        start, progress = 0, np.zeros(4, dtype=np.int64)
+        progress[2] = -1
+        while True:
+            start = raster.encode_slice_prefix(
+                x, bound, coded, mask_flat, ref_array, lo, hi, bounds.roi != bounds.nroi, use_flag,
+                ACTIVITY_THRESHOLDS, N_ACTIVITY, t.counts, t.lengths, t.codes, t.first, t.offset, t.sorted,
+                t.alphabet, t.dirty, bit_state, out, recon, errors, final_error, width, default, models.bias_sum,
+                models.bias_cnt, start, progress,
+            )
+            if start >= x.size:
+                break
+            out = rangecoder.grow(out)
+        _emit_bytes(encoder, out[: prefix.flush(bit_state, out)].tobytes())
+        return recon.reshape(height, width)
     rc_state, out = rangecoder.new_encoder(x.size // 2)
     start = 0
     while True:
@@ -455,8 +504,6 @@ def decode_pixels(
     models: Models | None = None,
 ) -> np.ndarray:
     """Inverse of ``encode_pixels``."""
-    if decoder.entropy == "huffman":
-        return decode_pixels_static(decoder, shape, roi_mask, references, value_range, bounds)
     lo, hi = value_range
     height, width = shape
     mask_flat = roi_mask.ravel().astype(bool)
@@ -467,9 +514,20 @@ def decode_pixels(
             raise CorruptFileError("a constant-slice flag in a slice with uncoded pixels (damaged file)")
         return np.full((height, width), lo + _read_value(decoder, hi - lo), dtype=np.int64)
     use_flag = bool(decoder.read(1, entropy.uniform(2))[0])
-    rc_state, buf = rangecoder.new_decoder(_read_bytes(decoder))
     models = models or Models()
     recon, errors, final_error, ref_array, default = _raster_state(height * width, refs, coded, value_range)
+    if decoder.entropy == "huffman":
+        t = models.tables
+        bit_state, buf = prefix.new_reader(_read_bytes(decoder))
+        ok = raster.decode_slice_prefix(
+            bound, coded, mask_flat, ref_array, lo, hi, bounds.roi != bounds.nroi, use_flag, ACTIVITY_THRESHOLDS,
+            N_ACTIVITY, t.counts, t.lengths, t.codes, t.first, t.offset, t.sorted, t.alphabet, t.dirty, bit_state,
+            buf, recon, errors, final_error, width, default, models.bias_sum, models.bias_cnt,
+        )
+        if not ok or bit_state[3] > 0:
+            raise CorruptFileError("a slice's pixel data is damaged or truncated")
+        return recon.reshape(height, width)
+    rc_state, buf = rangecoder.new_decoder(_read_bytes(decoder))
     ok = raster.decode_slice(
         bound, coded, mask_flat, ref_array, lo, hi, bounds.roi != bounds.nroi, use_flag, ACTIVITY_THRESHOLDS,
         N_ACTIVITY, models.probs, models.counts, _ADAPTIVE_STATES, rc_state, buf, recon, errors, final_error,
