@@ -25,13 +25,22 @@ import numba
 import numpy as np
 
 from medroi.codec import prefix, rangecoder
-from medroi.codec.kernels import _round_div
 
 N_SPATIAL = 5
 N_BIAS_CONTEXTS = 9 * 4 * 20  # residual context x signs of the W and N errors
 N_PER_REFERENCE = 4
 WEIGHT_ONE = 1 << 24
 _ERROR_CAP = 1 << 30
+
+
+@numba.njit(cache=True, nogil=True)
+def _round_div(numerator: np.int64, denominator: np.int64) -> np.int64:
+    """round(numerator / denominator) for denominator > 0, ties to even (unbiased)."""
+    quotient = numerator // denominator
+    twice_remainder = 2 * (numerator - quotient * denominator)
+    if twice_remainder > denominator or (twice_remainder == denominator and quotient % 2 == 1):
+        quotient += 1
+    return quotient
 
 
 @numba.njit(cache=True, nogil=True, inline="always")

@@ -1,18 +1,14 @@
 """Code one 2D slice: its ROI mask (lossless) and its pixels (within per-region bounds).
 
-Pixels are visited in the interlaced order of ``interlace.py``. For each pass:
+The mask: interlaced (coarse to fine, ``interlace.py``) binary contexts with ANS, or for
+Huffman files the XOR with the previous mask, deflated. The pixels: in raster order by
+``raster.py`` (prediction from the slice and its references, error-energy contexts, a
+background flag, bias cancellation), each residual quantized with step 2e + 1 (e = the
+pixel's bound: ROI or NROI) so |x - x_hat| <= e and e = 0 is bit-exact, then coded with
+adaptive binary models (``rangecoder.py``, default) or adaptive Huffman codes with a run
+mode (``prefix.py``). Models carry from slice to slice within a group.
 
-1. predict every pixel of the pass from already decoded pixels: an edge-directed
-   interpolation of the current slice, blended with one reference-adjusted prediction per
-   reference image (the previous decoded slice of a volume, the autoencoder's
-   reconstruction), weighted by how well each predictor did on the neighbours;
-2. quantize the residual with step 2e + 1 (e = the pixel's bound: ROI or NROI), so
-   |x - x_hat| <= e, and e = 0 is bit-exact;
-3. entropy code the quantized residuals grouped by an integer context (local activity and
-   region), each context with a two-sided geometric table chosen per slice by the encoder.
-
-Everything the decoder computes comes from integers it has already decoded; floating point
-is only used in elementwise IEEE operations (exactly rounded on every machine).
+Integer arithmetic only: every machine decodes bit-exactly.
 """
 
 from __future__ import annotations
@@ -22,17 +18,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from medroi.codec import entropy, kernels, prefix, raster, rangecoder
+from medroi.codec import entropy, prefix, raster, rangecoder
 from medroi.codec.entropy import Decoder, Encoder
 from medroi.codec.interlace import interlace_passes
 from medroi.errors import CorruptFileError
 
 ACTIVITY_THRESHOLDS = np.array([1, 2, 3, 4, 6, 8, 11, 16, 22, 32, 45, 64, 90, 128, 181, 256, 362, 512, 1024])
 N_ACTIVITY = len(ACTIVITY_THRESHOLDS) + 1
-N_CONTEXTS = 2 * N_ACTIVITY  # static tables (huffman): activity x region
 N_ADAPTIVE_CONTEXTS = 4 * N_ACTIVITY + 1  # adaptive: activity x region x background neighbour, + first pixel
 N_FLAG_CONTEXTS = 15  # background neighbours (0-4) x reference (none / background / not)
-N_TABLES = len(entropy.THETA_NUMERATORS)
 _ESCAPE_CHUNK_BITS = 16
 
 MASK_P1 = np.array(entropy.BINARY_P1)
@@ -140,33 +134,6 @@ def _inflate_mask(data: bytes, shape: tuple[int, int], ref_mask: np.ndarray | No
 # --------------------------------------------------------------------------- pixels
 
 
-class _SliceState:
-    """Decoded values and per-predictor error maps, shared by encoder and decoder."""
-
-    def __init__(self, size: int, references: list[np.ndarray]):
-        self.recon = np.zeros(size, dtype=np.int64)
-        self.references = references
-        self.refs = np.stack(references, axis=1) if references else np.zeros((size, 0), dtype=np.int64)
-        self.errors = np.zeros((size, 1 + len(references)), dtype=np.int64)
-        self.final_error = np.zeros(size, dtype=np.int64)
-
-    def predict(self, p, lo: int, hi: int, steps: np.ndarray, in_roi: np.ndarray, split: bool):
-        """Blended prediction, each predictor's prediction, the residual context and the
-        background-flag context of every pixel of a pass."""
-        return kernels.predict_pass(
-            self.recon, self.refs, self.errors, self.final_error, p.positions, p.pair1[0], p.pair1[1],
-            p.pair2[0], p.pair2[1], lo, hi, ACTIVITY_THRESHOLDS, steps, in_roi, split, N_ACTIVITY,
-        )
-
-    def first_prediction(self, lo: int, hi: int) -> int:
-        if self.references:
-            return int(np.clip(self.references[0][0], lo, hi))
-        return (lo + hi) // 2
-
-    def store(self, positions: np.ndarray, values: np.ndarray, blended: np.ndarray, predictions) -> None:
-        kernels.store_pass(self.recon, self.errors, self.final_error, positions, values, blended, predictions)
-
-
 def _groups(ctx: np.ndarray) -> tuple[np.ndarray, list[tuple[int, int, int]]]:
     """A stable order sorting ``ctx``, and (context, start, stop) runs in that order."""
     order = np.argsort(ctx.astype(np.int16), kind="stable")  # radix sort on small ints
@@ -176,11 +143,6 @@ def _groups(ctx: np.ndarray) -> tuple[np.ndarray, list[tuple[int, int, int]]]:
         runs.append((int(c), start, start + int(counts[c])))
         start += int(counts[c])
     return order, runs
-
-
-def _quantize(residual: np.ndarray, bound: np.ndarray) -> np.ndarray:
-    step = 2 * bound + 1
-    return np.sign(residual) * ((np.abs(residual) + bound) // step)
 
 
 def emit_symbols(encoder: Encoder, values: np.ndarray, table: int, shift: int = 0) -> None:
@@ -252,135 +214,6 @@ def _bound_maps(roi_mask_flat: np.ndarray, bounds: Bounds) -> tuple[np.ndarray, 
     return bound, coded
 
 
-def encode_pixels_static(
-    encoder: Encoder,
-    values: np.ndarray,
-    roi_mask: np.ndarray,
-    references: list[np.ndarray],
-    value_range: tuple[int, int],
-    bounds: Bounds,
-) -> np.ndarray:
-    """Code a slice's pixels with per-slice static tables (the Huffman path); returns the
-    reconstruction the decoder will produce."""
-    lo, hi = value_range
-    height, width = values.shape
-    x = values.ravel().astype(np.int64)
-    mask_flat = roi_mask.ravel().astype(bool)
-    bound, coded = _bound_maps(mask_flat, bounds)
-    refs = [r.ravel().astype(np.int64) for r in references]
-    constant = coded.all() and x.size > 1 and bool((x == x[0]).all())
-    encoder.add(np.array([int(constant)]), entropy.uniform(2))
-    if constant:  # e.g. the empty slices above and below a skull-stripped brain: a few bits
-        _emit_value(encoder, int(x[0]) - lo, hi - lo)
-        return x.reshape(height, width).copy()
-    state = _SliceState(x.size, refs)
-    split = bounds.roi != bounds.nroi
-    if not coded.all():
-        state.recon[~coded] = np.clip(refs[0][~coded], lo, hi)
-    collected: list[tuple[np.ndarray, np.ndarray]] = []  # per pass: (contexts, quantized)
-
-    # first pixel
-    first_pred = state.first_prediction(lo, hi)
-    if coded[0]:
-        q0 = _quantize(np.array([x[0] - first_pred]), bound[:1])
-        state.recon[0] = np.clip(first_pred + q0[0] * (2 * bound[0] + 1), lo, hi)
-        collected.append((np.array([N_CONTEXTS]), q0))
-    all_coded = bool(coded.all())
-    for p in interlace_passes(height, width):
-        positions = p.positions
-        pass_bound = bound[positions]
-        step = 2 * pass_bound + 1
-        blended, predictions, ctx, _ = state.predict(p, lo, hi, step, mask_flat[positions], split)
-        ctx = ctx % N_CONTEXTS
-        quantized = _quantize(x[positions] - blended, pass_bound)
-        recon = np.clip(blended + quantized * step, lo, hi)
-        if all_coded:  # the usual case: no masking work per pass
-            collected.append((ctx, quantized))
-        else:
-            keep = coded[positions]
-            recon = np.where(keep, recon, state.recon[positions])
-            collected.append((ctx[keep], quantized[keep]))
-        state.store(positions, recon, blended, predictions)
-
-    # choose one table per context over the whole slice, then emit in decode order
-    all_ctx = np.concatenate([c for c, _ in collected]) if collected else np.zeros(0, np.int64)
-    all_q = np.concatenate([q for _, q in collected]) if collected else np.zeros(0, np.int64)
-    tables = np.zeros(N_CONTEXTS + 1, dtype=np.int64)  # 0 = unused, else table + 1
-    shifts = np.zeros(N_CONTEXTS + 1, dtype=np.int64)
-    order, runs = _groups(all_ctx)
-    ordered = all_q[order]
-    for c, start, stop in runs:
-        table, shifts[c] = entropy.best_coding(ordered[start:stop])
-        tables[c] = table + 1
-    encoder.add(tables, entropy.uniform(N_TABLES + 1))
-    encoder.add(shifts[tables > 0], entropy.uniform(entropy.MAX_SHIFT + 1))
-    for ctx, quantized in collected:
-        order, runs = _groups(ctx)
-        ordered = quantized[order]
-        for c, start, stop in runs:
-            emit_symbols(encoder, ordered[start:stop], int(tables[c]) - 1, int(shifts[c]))
-    return state.recon.reshape(height, width)
-
-
-def decode_pixels_static(
-    decoder: Decoder,
-    shape: tuple[int, int],
-    roi_mask: np.ndarray,
-    references: list[np.ndarray],
-    value_range: tuple[int, int],
-    bounds: Bounds,
-) -> np.ndarray:
-    """Inverse of ``encode_pixels_static``."""
-    lo, hi = value_range
-    height, width = shape
-    mask_flat = roi_mask.ravel().astype(bool)
-    bound, coded = _bound_maps(mask_flat, bounds)
-    refs = [r.ravel().astype(np.int64) for r in references]
-    if decoder.read(1, entropy.uniform(2))[0]:
-        if not coded.all():
-            raise CorruptFileError("a constant-slice flag in a slice with uncoded pixels (damaged file)")
-        return np.full((height, width), lo + _read_value(decoder, hi - lo), dtype=np.int64)
-    state = _SliceState(height * width, refs)
-    split = bounds.roi != bounds.nroi
-    if not coded.all():
-        state.recon[~coded] = np.clip(refs[0][~coded], lo, hi)
-    tables = decoder.read(N_CONTEXTS + 1, entropy.uniform(N_TABLES + 1)).astype(np.int64)
-    shifts = np.zeros(N_CONTEXTS + 1, dtype=np.int64)
-    shifts[tables > 0] = decoder.read(int((tables > 0).sum()), entropy.uniform(entropy.MAX_SHIFT + 1))
-
-    def read(ctx: np.ndarray) -> np.ndarray:
-        quantized = np.zeros(ctx.size, dtype=np.int64)
-        order, runs = _groups(ctx)
-        parts = []
-        for c, start, stop in runs:
-            if tables[c] == 0:
-                raise CorruptFileError("a slice uses an entropy context its table list omits (damaged file)")
-            parts.append(read_symbols(decoder, stop - start, int(tables[c]) - 1, int(shifts[c])))
-        if parts:
-            quantized[order] = np.concatenate(parts)
-        return quantized
-
-    first_pred = state.first_prediction(lo, hi)
-    if coded[0]:
-        q0 = read(np.array([N_CONTEXTS]))
-        state.recon[0] = np.clip(first_pred + q0[0] * (2 * bound[0] + 1), lo, hi)
-    all_coded = bool(coded.all())
-    for p in interlace_passes(height, width):
-        positions = p.positions
-        step = 2 * bound[positions] + 1
-        blended, predictions, ctx, _ = state.predict(p, lo, hi, step, mask_flat[positions], split)
-        ctx = ctx % N_CONTEXTS
-        if all_coded:
-            recon = np.clip(blended + read(ctx) * step, lo, hi)
-        else:
-            keep = coded[positions]
-            quantized = np.zeros(positions.size, dtype=np.int64)
-            quantized[keep] = read(ctx[keep])
-            recon = np.where(keep, np.clip(blended + quantized * step, lo, hi), state.recon[positions])
-        state.store(positions, recon, blended, predictions)
-    return state.recon.reshape(height, width)
-
-
 # --------------------------------------------------------------------------- adaptive path
 
 class Models:
@@ -429,8 +262,8 @@ def encode_pixels(
     models: Models | None = None,
 ) -> np.ndarray:
     """Code a slice's pixels with adaptive binary models (range coder), updating ``models``
-    (None: fresh ones); returns the reconstruction the decoder will produce. Huffman files
-    use ``encode_pixels_static``."""
+    (None: fresh ones) with Huffman codes for Huffman encoders; returns the reconstruction
+    the decoder will produce."""
     lo, hi = value_range
     height, width = values.shape
     x = values.ravel().astype(np.int64)
