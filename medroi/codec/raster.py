@@ -8,7 +8,7 @@ the pixels far from any decoded neighbour). Per pixel:
 1. predictors: 5 of the slice itself (MED, W + NE - N, W, N, W + N - NW) and 4 per
    reference image (R + offset at W, at N, median of the offsets, their mean), clipped to
    the image's range;
-2. blend: weights 2**24 / (e + 1)**2, e = each predictor's summed error at W, N, NW, NE
+2. blend: weights 2**24 // (e + 1)**2 (a table), e = each predictor's summed error at W, N, NW, NE
    (JPEG XL's weighted predictor, in integers);
 3. contexts: error energy (final errors around the pixel, gradients and how far the
    predictors disagree) in 20 levels, x ROI / NROI, x "a neighbour is background";
@@ -30,6 +30,9 @@ N_SPATIAL = 5
 N_BIAS_CONTEXTS = 9 * 4 * 20  # residual context x signs of the W and N errors
 N_PER_REFERENCE = 4
 WEIGHT_ONE = 1 << 24
+_MAX_EVIDENCE = 4096  # weight 1 from here on
+#: blend weight per summed error e: max(1, WEIGHT_ONE // (e + 1)**2) (a table: no division per predictor)
+_WEIGHTS = np.maximum(1, WEIGHT_ONE // (np.arange(1, _MAX_EVIDENCE + 1, dtype=np.int64) ** 2))
 _ERROR_CAP = 1 << 30
 
 
@@ -104,7 +107,7 @@ def _predict(j, width, recon, refs, errors, final_error, lo, hi, thresholds, ste
         preds[base] = ref + dw
         preds[base + 1] = ref + dn
         preds[base + 2] = ref + _median3(dw, dn, dw + dn - dnw)
-        preds[base + 3] = ref + _round_div(dw + dn + dnw + dne, 4)
+        preds[base + 3] = ref + ((dw + dn + dnw + dne + 2) >> 2)
     numerator = 0
     total = 0
     pmin = hi
@@ -116,13 +119,10 @@ def _predict(j, width, recon, refs, errors, final_error, lo, hi, thresholds, ste
             pmin = p
         if p > pmax:
             pmax = p
-        evidence = (np.int64(errors[iw, k]) + np.int64(errors[i_n, k]) + np.int64(errors[inw, k])
-                    + np.int64(errors[ine, k]) + 1)
-        if evidence > 4096:  # weight 1 from here on; keeps the square far from overflow
-            evidence = 4096
-        weight = WEIGHT_ONE // (evidence * evidence)
-        if weight < 1:
-            weight = 1
+        evidence = np.int64(errors[iw, k]) + np.int64(errors[i_n, k]) + np.int64(errors[inw, k]) + np.int64(
+            errors[ine, k]
+        )
+        weight = _WEIGHTS[evidence if evidence < _MAX_EVIDENCE else _MAX_EVIDENCE - 1]
         numerator += weight * p
         total += weight
     blended = _clip(_round_div(numerator, total), lo, hi)
