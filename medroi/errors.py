@@ -24,6 +24,10 @@ class LossyInputError(InvalidImageError):
     """Lossless coding was asked for data that is not integral (e.g. float NIfTI)."""
 
 
+class UnsupportedVersionError(UnsupportedFormatError):
+    """A .mroi file written in a format version this medroi does not decode."""
+
+
 class CorruptFileError(MedroiError):
     """A .mroi file is truncated, damaged or not a .mroi file at all."""
 

@@ -67,14 +67,14 @@ def test_hostile_header_sizes_are_refused_before_allocating():
     import struct
     import zlib
 
-    from medroi.codec.container import MAGIC
+    from medroi.codec.container import FORMAT_VERSION, MAGIC
 
     header = json.dumps({"shape": [65536, 65536, 65536], "dtype": "int16"}).encode()
-    blob = MAGIC + struct.pack("<HI", 1, len(header)) + header + struct.pack("<II", zlib.crc32(header), 0)
+    blob = MAGIC + struct.pack("<HI", FORMAT_VERSION, len(header)) + header + struct.pack("<II", zlib.crc32(header), 0)
     blob += struct.pack("<I", zlib.crc32(b""))
     with pytest.raises(MedroiError):
         codec.decompress(blob)
-    huge = MAGIC + struct.pack("<HI", 1, 2**32 - 1)
+    huge = MAGIC + struct.pack("<HI", FORMAT_VERSION, 2**32 - 1)
     with pytest.raises(MedroiError):
         codec.decompress(huge)
 
@@ -92,6 +92,64 @@ def test_hostile_chunks_with_valid_crcs_never_crash(sample, data):
     hostile = container.pack(parsed.header, chunks)
     try:
         decoded = codec.decompress(hostile)
+    except MedroiError:
+        return
+    lo, hi = parsed.header["value_range"]
+    assert decoded.array.min() >= lo and decoded.array.max() <= hi
+
+
+def test_format_1_file_is_refused_naming_its_writer():
+    """Format 1 (medroi 0.1.0, static tables) is not decoded: the error names the writer."""
+    from pathlib import Path
+
+    from medroi.errors import UnsupportedVersionError
+
+    old = (Path(__file__).parent / "data" / "format1_medroi0.1.0.mroi").read_bytes()
+    with pytest.raises(UnsupportedVersionError, match=r"format 1, written by medroi 0\.1\.0.*reads format 2"):
+        codec.decompress(old)
+    with pytest.raises(UnsupportedVersionError, match="medroi 0.1.0"):
+        codec.read_header(old)
+
+
+def test_future_format_is_refused():
+    import struct
+
+    from medroi.codec.container import FORMAT_VERSION, MAGIC
+    from medroi.errors import UnsupportedVersionError
+
+    data = bytearray(codec.compress(np.arange(30, dtype=np.uint8).reshape(5, 6), nroi_max_error=0))
+    struct.pack_into("<H", data, len(MAGIC), FORMAT_VERSION + 1)
+    with pytest.raises(UnsupportedVersionError, match="upgrade medroi"):
+        codec.decompress(bytes(data))
+
+
+@pytest.fixture(scope="module")
+def huffman_sample() -> bytes:
+    rng = np.random.default_rng(2)
+    image = np.zeros((24, 20, 4), np.int16)  # background runs and a textured object
+    image[6:18, 5:15] = rng.integers(0, 60, size=(12, 10, 4))
+    roi = np.zeros(image.shape, bool)
+    roi[8:12, 6:9] = True
+    return codec.compress(image, roi, 0, 2, entropy="huffman")
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_hostile_huffman_chunks_never_crash(huffman_sample, data):
+    """Huffman payloads (runs, tables rebuilt from decoded counts) with recomputed CRCs:
+    decode within range or raise MedroiError."""
+    from medroi.codec import container
+
+    parsed = container.unpack(huffman_sample)
+    chunks = [parsed.chunk(k) for k in range(len(parsed.index))]
+    k = data.draw(st.integers(0, len(chunks) - 1))
+    damaged = bytearray(chunks[k])
+    for _ in range(data.draw(st.integers(1, 4))):
+        if damaged:
+            damaged[data.draw(st.integers(0, len(damaged) - 1))] ^= 1 << data.draw(st.integers(0, 7))
+    chunks[k] = bytes(damaged[: data.draw(st.integers(0, len(damaged)))])
+    try:
+        decoded = codec.decompress(container.pack(parsed.header, chunks))
     except MedroiError:
         return
     lo, hi = parsed.header["value_range"]

@@ -19,7 +19,7 @@ from medroi import __version__
 from medroi.codec import container, kept, limits
 from medroi.codec.entropy import Decoder, Encoder
 from medroi.codec.predictors import Predictor, network_references, reference_checksum
-from medroi.codec.slice_coder import Bounds, decode_mask, decode_pixels, encode_mask, encode_pixels
+from medroi.codec.slice_coder import Bounds, Models, decode_mask, decode_pixels, encode_mask, encode_pixels
 from medroi.errors import CorruptFileError, InvalidImageError, LossyInputError, ModelMismatchError
 
 SUPPORTED_DTYPES = ("uint8", "int8", "uint16", "int16", "uint32", "int32")
@@ -154,7 +154,7 @@ def compress(
         ref_mask = None if first_of_group else previous_mask
         encode_mask(encoder, masks[k], ref_mask)
         if first_of_group:
-            history = []
+            history, models = [], Models()
         references = _temporal_references(history)
         check = 0
         if network is not None:
@@ -162,7 +162,7 @@ def compress(
             reference = network.reference(k)
             references = [reference] + references
             check = reference_checksum(reference)
-        recon = encode_pixels(encoder, slices[k], masks[k], references, value_range, bounds)
+        recon = encode_pixels(encoder, slices[k], masks[k], references, value_range, bounds, models)
         chunks.append(check.to_bytes(4, "little") + encoder.finish())
         history = [recon] + history[:1]
         previous_mask = masks[k]
@@ -270,22 +270,23 @@ class _SliceDecoder:
                     "decode it with that model (--model NAME|PATH)"
                 )
             self.network = predictor.for_decoding(header["predictor"], self.slice_shape, self.entropy)
-        self._cache: tuple[int, list[np.ndarray], np.ndarray] | None = None
+        self._cache: tuple[int, list[np.ndarray], np.ndarray, Models] | None = None
 
     def decode(self, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Slice ``k`` and its mask (decodes from the start of its group as needed)."""
         group_start = (k // self.gop) * self.gop
         if self._cache is not None and group_start <= self._cache[0] < k:
-            start, history, mask = self._cache[0] + 1, self._cache[1], self._cache[2]
+            start, history, mask, models = self._cache[0] + 1, *self._cache[1:]
         else:
-            start, history, mask = group_start, [], None
+            start, history, mask, models = group_start, [], None, Models()
         for j in range(start, k + 1):
-            recon, mask = self._decode_one(j, history, mask)
+            self._cache = None  # models change in place: a failed slice leaves no stale cache
+            recon, mask = self._decode_one(j, history, mask, models)
             history = [recon] + history[:1]
-            self._cache = (j, history, mask)
+            self._cache = (j, history, mask, models)
         return history[0], mask
 
-    def _decode_one(self, k: int, history: list[np.ndarray], previous_mask):
+    def _decode_one(self, k: int, history: list[np.ndarray], previous_mask, models: Models):
         chunk = self.parsed.chunk(k)
         if len(chunk) < 4:
             raise CorruptFileError(f"chunk {k} is truncated")
@@ -300,7 +301,7 @@ class _SliceDecoder:
                     "(other weights or non-deterministic maths); refusing to decode wrong pixels"
                 )
             references = [reference] + references
-        recon = decode_pixels(decoder, self.slice_shape, mask, references, self.value_range, self.bounds)
+        recon = decode_pixels(decoder, self.slice_shape, mask, references, self.value_range, self.bounds, models)
         decoder.check_exhausted()
         return recon, mask
 

@@ -24,10 +24,12 @@ import struct
 import zlib
 from dataclasses import dataclass
 
-from medroi.errors import CorruptFileError
+from medroi.errors import CorruptFileError, UnsupportedVersionError
 
 MAGIC = b"\x89MROI\r\n\x1a"
-FORMAT_VERSION = 1
+#: 2 (medroi 0.2): pixels coded with adaptive binary models (range coder). Format 1
+#: (medroi 0.1, static per-slice tables) is refused with a message naming its writer.
+FORMAT_VERSION = 2
 MAX_HEADER_BYTES = 64 << 20
 MAX_CHUNKS = 1 << 16
 _INDEX_ENTRY = struct.Struct("<QII")
@@ -69,6 +71,19 @@ def pack(header: dict, chunks: list[bytes]) -> bytes:
     return prefix + index + struct.pack("<I", zlib.crc32(index)) + b"".join(chunks)
 
 
+def _refuse_version(version: int, header: dict) -> None:
+    """Say which medroi wrote a file of another format version and what to do."""
+    from medroi import __version__
+
+    writer = header.get("medroi_version")
+    writer = writer if isinstance(writer, str) and len(writer) < 32 else "an unknown version"
+    hint = f"decode it with medroi {writer} and compress it again" if version < FORMAT_VERSION else "upgrade medroi"
+    raise UnsupportedVersionError(
+        f"this file is .mroi format {version}, written by medroi {writer}; medroi {__version__} "
+        f"reads format {FORMAT_VERSION}: {hint}"
+    )
+
+
 def _need(data: bytes, end: int, what: str) -> None:
     if end > len(data):
         raise CorruptFileError(f"file is truncated: {what} runs past the end ({len(data)} bytes)")
@@ -81,8 +96,6 @@ def unpack(data: bytes) -> Container:
     if data[: len(MAGIC)] != MAGIC:
         raise CorruptFileError("not a .mroi file (bad magic bytes)")
     version, header_length = struct.unpack_from("<HI", data, len(MAGIC))
-    if version != FORMAT_VERSION:
-        raise CorruptFileError(f".mroi format version {version} is not supported (this medroi reads {FORMAT_VERSION})")
     if header_length > MAX_HEADER_BYTES:
         raise CorruptFileError(f"declared header size {header_length} exceeds the limit")
     start = len(MAGIC) + 6
@@ -97,6 +110,8 @@ def unpack(data: bytes) -> Container:
         raise CorruptFileError(f"file header is not valid JSON ({error})") from error
     if not isinstance(header, dict):
         raise CorruptFileError("file header is not a JSON object")
+    if version != FORMAT_VERSION:
+        _refuse_version(version, header)
     if n_chunks > MAX_CHUNKS:
         raise CorruptFileError(f"declared chunk count {n_chunks} exceeds the limit {MAX_CHUNKS}")
     index_start = start + header_length + 8

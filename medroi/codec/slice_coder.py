@@ -1,35 +1,32 @@
 """Code one 2D slice: its ROI mask (lossless) and its pixels (within per-region bounds).
 
-Pixels are visited in the interlaced order of ``interlace.py``. For each pass:
+The mask: interlaced (coarse to fine, ``interlace.py``) binary contexts with ANS, or for
+Huffman files the XOR with the previous mask, deflated. The pixels: in raster order by
+``raster.py`` (prediction from the slice and its references, error-energy contexts, a
+background flag, bias cancellation), each residual quantized with step 2e + 1 (e = the
+pixel's bound: ROI or NROI) so |x - x_hat| <= e and e = 0 is bit-exact, then coded with
+adaptive binary models (``rangecoder.py``, default) or adaptive Huffman codes with a run
+mode (``prefix.py``). Models carry from slice to slice within a group.
 
-1. predict every pixel of the pass from already decoded pixels: an edge-directed
-   interpolation of the current slice, blended with one reference-adjusted prediction per
-   reference image (the previous decoded slice of a volume, the autoencoder's
-   reconstruction), weighted by how well each predictor did on the neighbours;
-2. quantize the residual with step 2e + 1 (e = the pixel's bound: ROI or NROI), so
-   |x - x_hat| <= e, and e = 0 is bit-exact;
-3. entropy code the quantized residuals grouped by an integer context (local activity and
-   region), each context with a two-sided geometric table chosen per slice by the encoder.
-
-Everything the decoder computes comes from integers it has already decoded; floating point
-is only used in elementwise IEEE operations (exactly rounded on every machine).
+Integer arithmetic only: every machine decodes bit-exactly.
 """
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 
 import numpy as np
 
-from medroi.codec import entropy, kernels
+from medroi.codec import entropy, prefix, raster, rangecoder
 from medroi.codec.entropy import Decoder, Encoder
 from medroi.codec.interlace import interlace_passes
 from medroi.errors import CorruptFileError
 
 ACTIVITY_THRESHOLDS = np.array([1, 2, 3, 4, 6, 8, 11, 16, 22, 32, 45, 64, 90, 128, 181, 256, 362, 512, 1024])
 N_ACTIVITY = len(ACTIVITY_THRESHOLDS) + 1
-N_CONTEXTS = 2 * N_ACTIVITY
-N_TABLES = len(entropy.THETA_NUMERATORS)
+N_ADAPTIVE_CONTEXTS = 4 * N_ACTIVITY + 1  # adaptive: activity x region x background neighbour, + first pixel
+N_FLAG_CONTEXTS = 15  # background neighbours (0-4) x reference (none / background / not)
 _ESCAPE_CHUNK_BITS = 16
 
 MASK_P1 = np.array(entropy.BINARY_P1)
@@ -66,6 +63,9 @@ def encode_mask(encoder: Encoder, mask: np.ndarray, ref_mask: np.ndarray | None)
         encoder.add(np.array([1]), entropy.uniform(3))
         return
     encoder.add(np.array([2]), entropy.uniform(3))
+    if encoder.entropy == "huffman":
+        _emit_bytes(encoder, _deflate_mask(mask, ref_mask))
+        return
     flat = mask.ravel().astype(np.int64)
     ref = None if ref_mask is None else ref_mask.ravel().astype(np.int64)
     passes = interlace_passes(*mask.shape)
@@ -96,6 +96,8 @@ def decode_mask(decoder: Decoder, shape: tuple[int, int], ref_mask: np.ndarray |
         return np.zeros(shape, dtype=bool)
     if mode == 1:
         return np.ones(shape, dtype=bool)
+    if decoder.entropy == "huffman":
+        return _inflate_mask(_read_bytes(decoder), shape, ref_mask)
     choice = decoder.read(N_MASK_CONTEXTS, entropy.uniform(len(MASK_P1)))
     flat = np.zeros(shape[0] * shape[1], dtype=np.int64)
     ref = None if ref_mask is None else ref_mask.ravel().astype(np.int64)
@@ -109,33 +111,27 @@ def decode_mask(decoder: Decoder, shape: tuple[int, int], ref_mask: np.ndarray |
     return flat.reshape(shape).astype(bool)
 
 
+def _deflate_mask(mask: np.ndarray, ref_mask: np.ndarray | None) -> bytes:
+    """Huffman files: the mask XOR the previous slice's, bit-packed and deflated (DEFLATE
+    is LZ77 + Huffman: a binary Huffman code alone would spend a bit per pixel)."""
+    bits = mask if ref_mask is None else mask ^ ref_mask
+    return zlib.compress(np.packbits(bits.ravel()).tobytes(), 9)
+
+
+def _inflate_mask(data: bytes, shape: tuple[int, int], ref_mask: np.ndarray | None) -> np.ndarray:
+    n_bytes = -(-shape[0] * shape[1] // 8)
+    inflater = zlib.decompressobj()
+    try:
+        packed = inflater.decompress(data, n_bytes)
+    except zlib.error as error:
+        raise CorruptFileError(f"a slice's mask is damaged ({error})") from error
+    if len(packed) != n_bytes or inflater.unconsumed_tail:
+        raise CorruptFileError("a slice's mask has the wrong size (damaged file)")
+    bits = np.unpackbits(np.frombuffer(packed, np.uint8))[: shape[0] * shape[1]].reshape(shape).astype(bool)
+    return bits if ref_mask is None else bits ^ ref_mask
+
+
 # --------------------------------------------------------------------------- pixels
-
-
-class _SliceState:
-    """Decoded values and per-predictor error maps, shared by encoder and decoder."""
-
-    def __init__(self, size: int, references: list[np.ndarray]):
-        self.recon = np.zeros(size, dtype=np.int64)
-        self.references = references
-        self.refs = np.stack(references, axis=1) if references else np.zeros((size, 0), dtype=np.int64)
-        self.errors = np.zeros((size, 1 + len(references)), dtype=np.int64)
-        self.final_error = np.zeros(size, dtype=np.int64)
-
-    def predict(self, p, lo: int, hi: int, steps: np.ndarray, in_roi: np.ndarray, split: bool):
-        """Blended prediction, each predictor's prediction and the context of every pixel of a pass."""
-        return kernels.predict_pass(
-            self.recon, self.refs, self.errors, self.final_error, p.positions, p.pair1[0], p.pair1[1],
-            p.pair2[0], p.pair2[1], lo, hi, ACTIVITY_THRESHOLDS, steps, in_roi, split, N_ACTIVITY,
-        )
-
-    def first_prediction(self, lo: int, hi: int) -> int:
-        if self.references:
-            return int(np.clip(self.references[0][0], lo, hi))
-        return (lo + hi) // 2
-
-    def store(self, positions: np.ndarray, values: np.ndarray, blended: np.ndarray, predictions) -> None:
-        kernels.store_pass(self.recon, self.errors, self.final_error, positions, values, blended, predictions)
 
 
 def _groups(ctx: np.ndarray) -> tuple[np.ndarray, list[tuple[int, int, int]]]:
@@ -147,11 +143,6 @@ def _groups(ctx: np.ndarray) -> tuple[np.ndarray, list[tuple[int, int, int]]]:
         runs.append((int(c), start, start + int(counts[c])))
         start += int(counts[c])
     return order, runs
-
-
-def _quantize(residual: np.ndarray, bound: np.ndarray) -> np.ndarray:
-    step = 2 * bound + 1
-    return np.sign(residual) * ((np.abs(residual) + bound) // step)
 
 
 def emit_symbols(encoder: Encoder, values: np.ndarray, table: int, shift: int = 0) -> None:
@@ -223,6 +214,44 @@ def _bound_maps(roi_mask_flat: np.ndarray, bounds: Bounds) -> tuple[np.ndarray, 
     return bound, coded
 
 
+# --------------------------------------------------------------------------- adaptive path
+
+class Models:
+    """Adaptive probabilities, carried from slice to slice within a group (decoding a slice
+    decodes its group's earlier slices anyway), so each slice starts from learnt statistics."""
+
+    def __init__(self) -> None:
+        self.probs, self.counts = rangecoder.new_models(N_ADAPTIVE_CONTEXTS, N_FLAG_CONTEXTS)
+        self.bias_sum = np.zeros(raster.N_BIAS_CONTEXTS, dtype=np.int64)
+        self.bias_cnt = np.zeros(raster.N_BIAS_CONTEXTS, dtype=np.int64)
+        self._tables: prefix.Tables | None = None
+
+    @property
+    def tables(self) -> prefix.Tables:
+        """Huffman tables (built on first use: only Huffman files need them)."""
+        if self._tables is None:
+            self._tables = prefix.Tables(4 * N_ACTIVITY)
+        return self._tables
+
+
+_FLAG_MIN_FRACTION = 256  # the background flag is sent when >= 1/256 of the coded pixels are background
+_ADAPTIVE_STATES = N_ADAPTIVE_CONTEXTS * rangecoder.N_STATES
+
+
+def _emit_bytes(encoder: Encoder, data: bytes) -> None:
+    """Range-coded bytes as one group of the chunk's ANS stream (8 bits each, exactly)."""
+    _emit_value(encoder, len(data), _MAX_PIXEL_BYTES)
+    encoder.add(np.frombuffer(data, dtype=np.uint8), entropy.uniform(256))
+
+
+def _read_bytes(decoder: Decoder) -> bytes:
+    length = _read_value(decoder, _MAX_PIXEL_BYTES)
+    return decoder.read(length, entropy.uniform(256)).astype(np.uint8).tobytes()
+
+
+_MAX_PIXEL_BYTES = (1 << 32) - 1
+
+
 def encode_pixels(
     encoder: Encoder,
     values: np.ndarray,
@@ -230,8 +259,11 @@ def encode_pixels(
     references: list[np.ndarray],
     value_range: tuple[int, int],
     bounds: Bounds,
+    models: Models | None = None,
 ) -> np.ndarray:
-    """Code a slice's pixels; returns the reconstruction the decoder will produce."""
+    """Code a slice's pixels with adaptive binary models (range coder), updating ``models``
+    (None: fresh ones) with Huffman codes for Huffman encoders; returns the reconstruction
+    the decoder will produce."""
     lo, hi = value_range
     height, width = values.shape
     x = values.ravel().astype(np.int64)
@@ -243,52 +275,56 @@ def encode_pixels(
     if constant:  # e.g. the empty slices above and below a skull-stripped brain: a few bits
         _emit_value(encoder, int(x[0]) - lo, hi - lo)
         return x.reshape(height, width).copy()
-    state = _SliceState(x.size, refs)
-    split = bounds.roi != bounds.nroi
+    background = (x - lo <= bound) & coded  # such a pixel may be decoded as lo
+    use_flag = int(background.sum()) * _FLAG_MIN_FRACTION >= int(coded.sum())
+    encoder.add(np.array([int(use_flag)]), entropy.uniform(2))
+    models = models or Models()
+    recon, errors, final_error, ref_array, default = _raster_state(x.size, refs, coded, value_range)
+    if encoder.entropy == "huffman":
+        t = models.tables
+        bit_state, out = prefix.new_writer(x.size // 2)
+        start, progress = 0, np.zeros(4, dtype=np.int64)
+        progress[2] = -1
+        while True:
+            start = raster.encode_slice_prefix(
+                x, bound, coded, mask_flat, ref_array, lo, hi, bounds.roi != bounds.nroi, use_flag,
+                ACTIVITY_THRESHOLDS, N_ACTIVITY, t.counts, t.lengths, t.codes, t.first, t.offset, t.sorted,
+                t.alphabet, t.dirty, bit_state, out, recon, errors, final_error, width, default, models.bias_sum,
+                models.bias_cnt, start, progress,
+            )
+            if start >= x.size:
+                break
+            out = rangecoder.grow(out)
+        _emit_bytes(encoder, out[: prefix.flush(bit_state, out)].tobytes())
+        return recon.reshape(height, width)
+    rc_state, out = rangecoder.new_encoder(x.size // 2)
+    start = 0
+    while True:
+        start = raster.encode_slice(
+            x, bound, coded, mask_flat, ref_array, lo, hi, bounds.roi != bounds.nroi, use_flag, ACTIVITY_THRESHOLDS,
+            N_ACTIVITY, models.probs, models.counts, _ADAPTIVE_STATES, rc_state, out, recon, errors, final_error,
+            width, default, models.bias_sum, models.bias_cnt, start,
+        )
+        if start >= x.size:
+            break
+        out = rangecoder.grow(out)
+    n_bytes = rangecoder.finish(rc_state, out)
+    _emit_bytes(encoder, out[:n_bytes].tobytes())
+    return recon.reshape(height, width)
+
+
+def _raster_state(size: int, refs: list[np.ndarray], coded: np.ndarray, value_range: tuple[int, int]):
+    """Decoded values (uncoded pixels preset to the first reference), error maps, the
+    references as one array and the first pixel's prediction."""
+    lo, hi = value_range
+    recon = np.zeros(size, dtype=np.int64)
     if not coded.all():
-        state.recon[~coded] = np.clip(refs[0][~coded], lo, hi)
-    collected: list[tuple[np.ndarray, np.ndarray]] = []  # per pass: (contexts, quantized)
-
-    # first pixel
-    first_pred = state.first_prediction(lo, hi)
-    if coded[0]:
-        q0 = _quantize(np.array([x[0] - first_pred]), bound[:1])
-        state.recon[0] = np.clip(first_pred + q0[0] * (2 * bound[0] + 1), lo, hi)
-        collected.append((np.array([N_CONTEXTS]), q0))
-    all_coded = bool(coded.all())
-    for p in interlace_passes(height, width):
-        positions = p.positions
-        pass_bound = bound[positions]
-        step = 2 * pass_bound + 1
-        blended, predictions, ctx = state.predict(p, lo, hi, step, mask_flat[positions], split)
-        quantized = _quantize(x[positions] - blended, pass_bound)
-        recon = np.clip(blended + quantized * step, lo, hi)
-        if all_coded:  # the usual case: no masking work per pass
-            collected.append((ctx, quantized))
-        else:
-            keep = coded[positions]
-            recon = np.where(keep, recon, state.recon[positions])
-            collected.append((ctx[keep], quantized[keep]))
-        state.store(positions, recon, blended, predictions)
-
-    # choose one table per context over the whole slice, then emit in decode order
-    all_ctx = np.concatenate([c for c, _ in collected]) if collected else np.zeros(0, np.int64)
-    all_q = np.concatenate([q for _, q in collected]) if collected else np.zeros(0, np.int64)
-    tables = np.zeros(N_CONTEXTS + 1, dtype=np.int64)  # 0 = unused, else table + 1
-    shifts = np.zeros(N_CONTEXTS + 1, dtype=np.int64)
-    order, runs = _groups(all_ctx)
-    ordered = all_q[order]
-    for c, start, stop in runs:
-        table, shifts[c] = entropy.best_coding(ordered[start:stop])
-        tables[c] = table + 1
-    encoder.add(tables, entropy.uniform(N_TABLES + 1))
-    encoder.add(shifts[tables > 0], entropy.uniform(entropy.MAX_SHIFT + 1))
-    for ctx, quantized in collected:
-        order, runs = _groups(ctx)
-        ordered = quantized[order]
-        for c, start, stop in runs:
-            emit_symbols(encoder, ordered[start:stop], int(tables[c]) - 1, int(shifts[c]))
-    return state.recon.reshape(height, width)
+        recon[~coded] = np.clip(refs[0][~coded], lo, hi)
+    ref_array = np.stack(refs, axis=1) if refs else np.zeros((size, 0), dtype=np.int64)
+    errors = np.zeros((size, raster.n_predictors(len(refs))), dtype=np.int32)
+    final_error = np.zeros(size, dtype=np.int32)  # signed: value - prediction
+    default = int(np.clip(refs[0][0], lo, hi)) if refs else (lo + hi) // 2
+    return recon, errors, final_error, ref_array, default
 
 
 def decode_pixels(
@@ -298,6 +334,7 @@ def decode_pixels(
     references: list[np.ndarray],
     value_range: tuple[int, int],
     bounds: Bounds,
+    models: Models | None = None,
 ) -> np.ndarray:
     """Inverse of ``encode_pixels``."""
     lo, hi = value_range
@@ -309,41 +346,26 @@ def decode_pixels(
         if not coded.all():
             raise CorruptFileError("a constant-slice flag in a slice with uncoded pixels (damaged file)")
         return np.full((height, width), lo + _read_value(decoder, hi - lo), dtype=np.int64)
-    state = _SliceState(height * width, refs)
-    split = bounds.roi != bounds.nroi
-    if not coded.all():
-        state.recon[~coded] = np.clip(refs[0][~coded], lo, hi)
-    tables = decoder.read(N_CONTEXTS + 1, entropy.uniform(N_TABLES + 1)).astype(np.int64)
-    shifts = np.zeros(N_CONTEXTS + 1, dtype=np.int64)
-    shifts[tables > 0] = decoder.read(int((tables > 0).sum()), entropy.uniform(entropy.MAX_SHIFT + 1))
-
-    def read(ctx: np.ndarray) -> np.ndarray:
-        quantized = np.zeros(ctx.size, dtype=np.int64)
-        order, runs = _groups(ctx)
-        parts = []
-        for c, start, stop in runs:
-            if tables[c] == 0:
-                raise CorruptFileError("a slice uses an entropy context its table list omits (damaged file)")
-            parts.append(read_symbols(decoder, stop - start, int(tables[c]) - 1, int(shifts[c])))
-        if parts:
-            quantized[order] = np.concatenate(parts)
-        return quantized
-
-    first_pred = state.first_prediction(lo, hi)
-    if coded[0]:
-        q0 = read(np.array([N_CONTEXTS]))
-        state.recon[0] = np.clip(first_pred + q0[0] * (2 * bound[0] + 1), lo, hi)
-    all_coded = bool(coded.all())
-    for p in interlace_passes(height, width):
-        positions = p.positions
-        step = 2 * bound[positions] + 1
-        blended, predictions, ctx = state.predict(p, lo, hi, step, mask_flat[positions], split)
-        if all_coded:
-            recon = np.clip(blended + read(ctx) * step, lo, hi)
-        else:
-            keep = coded[positions]
-            quantized = np.zeros(positions.size, dtype=np.int64)
-            quantized[keep] = read(ctx[keep])
-            recon = np.where(keep, np.clip(blended + quantized * step, lo, hi), state.recon[positions])
-        state.store(positions, recon, blended, predictions)
-    return state.recon.reshape(height, width)
+    use_flag = bool(decoder.read(1, entropy.uniform(2))[0])
+    models = models or Models()
+    recon, errors, final_error, ref_array, default = _raster_state(height * width, refs, coded, value_range)
+    if decoder.entropy == "huffman":
+        t = models.tables
+        bit_state, buf = prefix.new_reader(_read_bytes(decoder))
+        ok = raster.decode_slice_prefix(
+            bound, coded, mask_flat, ref_array, lo, hi, bounds.roi != bounds.nroi, use_flag, ACTIVITY_THRESHOLDS,
+            N_ACTIVITY, t.counts, t.lengths, t.codes, t.first, t.offset, t.sorted, t.alphabet, t.dirty, bit_state,
+            buf, recon, errors, final_error, width, default, models.bias_sum, models.bias_cnt,
+        )
+        if not ok or bit_state[3] > 0:
+            raise CorruptFileError("a slice's pixel data is damaged or truncated")
+        return recon.reshape(height, width)
+    rc_state, buf = rangecoder.new_decoder(_read_bytes(decoder))
+    ok = raster.decode_slice(
+        bound, coded, mask_flat, ref_array, lo, hi, bounds.roi != bounds.nroi, use_flag, ACTIVITY_THRESHOLDS,
+        N_ACTIVITY, models.probs, models.counts, _ADAPTIVE_STATES, rc_state, buf, recon, errors, final_error,
+        width, default, models.bias_sum, models.bias_cnt,
+    )
+    if not ok or rangecoder.overran(rc_state):
+        raise CorruptFileError("a slice's pixel data is damaged or truncated")
+    return recon.reshape(height, width)

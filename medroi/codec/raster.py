@@ -1,0 +1,363 @@
+"""Raster-order pixel model (numba): predict, code and store each pixel in turn.
+
+Why raster order: every pixel then has its four nearest causal neighbours (W, N, NW, NE)
+decoded, and the reference slices' values at the same places, so "reference + local
+offset" predictions are sharp everywhere (coarse-to-fine interlacing left a quarter of
+the pixels far from any decoded neighbour). Per pixel:
+
+1. predictors: 5 of the slice itself (MED, W + NE - N, W, N, W + N - NW) and 4 per
+   reference image (R + offset at W, at N, median of the offsets, their mean), clipped to
+   the image's range;
+2. blend: weights 2**24 // (e + 1)**2 (a table), e = each predictor's summed error at W, N, NW, NE
+   (JPEG XL's weighted predictor, in integers);
+3. contexts: error energy (final errors around the pixel, gradients and how far the
+   predictors disagree) in 20 levels, x ROI / NROI, x "a neighbour is background";
+   a "pixel is background" flag with its own contexts;
+4. the residual, quantized with step 2e + 1 (e = the pixel's bound), goes through the
+   adaptive binary range coder (``rangecoder``).
+
+Integer arithmetic only: any machine decodes bit-exactly.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from medroi.codec import prefix, rangecoder
+
+N_SPATIAL = 5
+N_BIAS_CONTEXTS = 9 * 4 * 20  # residual context x signs of the W and N errors
+N_PER_REFERENCE = 4
+WEIGHT_ONE = 1 << 24
+_MAX_EVIDENCE = 4096  # weight 1 from here on
+#: blend weight per summed error e: max(1, WEIGHT_ONE // (e + 1)**2) (a table: no division per predictor)
+_WEIGHTS = np.maximum(1, WEIGHT_ONE // (np.arange(1, _MAX_EVIDENCE + 1, dtype=np.int64) ** 2))
+_ERROR_CAP = 1 << 30
+
+
+@numba.njit(cache=True, nogil=True)
+def _round_div(numerator: np.int64, denominator: np.int64) -> np.int64:
+    """round(numerator / denominator) for denominator > 0, ties to even (unbiased)."""
+    quotient = numerator // denominator
+    twice_remainder = 2 * (numerator - quotient * denominator)
+    if twice_remainder > denominator or (twice_remainder == denominator and quotient % 2 == 1):
+        quotient += 1
+    return quotient
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _median3(a, b, c):
+    if a > b:
+        a, b = b, a
+    if b > c:
+        b = c
+    return a if a > b else b
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _clip(v, lo, hi):
+    return lo if v < lo else (hi if v > hi else v)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _neighbours(j, width):
+    """Flat indices of W, N, NW, NE (-1 for the first pixel); missing ones borrow a partner."""
+    y = j // width
+    c = j - y * width
+    if y == 0:
+        if c == 0:
+            return -1, -1, -1, -1
+        return j - 1, j - 1, j - 1, j - 1
+    n = j - width
+    ne = n + 1 if c < width - 1 else n
+    if c == 0:
+        return n, n, n, ne
+    return j - 1, n, n - 1, ne
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _predict(j, width, recon, refs, errors, final_error, lo, hi, thresholds, step, in_roi, split, n_activity,
+             preds, default, bias_sum, bias_cnt):
+    """Blended prediction, residual context and flag context of pixel ``j`` (fills ``preds``)."""
+    iw, i_n, inw, ine = _neighbours(j, width)
+    n_refs = refs.shape[1]
+    n_pred = preds.size
+    if iw < 0:
+        for k in range(n_pred):
+            preds[k] = default
+        ref_state = 0 if n_refs == 0 else (1 if refs[j, 0] == lo else 2)
+        return default, thresholds.size, 5 * ref_state, -1
+    w = recon[iw]
+    nn = recon[i_n]
+    nw = recon[inw]
+    ne = recon[ine]
+    preds[0] = _median3(w, nn, w + nn - nw)
+    preds[1] = w + ne - nn
+    preds[2] = w
+    preds[3] = nn
+    preds[4] = w + nn - nw
+    for r in range(n_refs):
+        ref = refs[j, r]
+        dw = w - refs[iw, r]
+        dn = nn - refs[i_n, r]
+        dnw = nw - refs[inw, r]
+        dne = ne - refs[ine, r]
+        base = N_SPATIAL + N_PER_REFERENCE * r
+        preds[base] = ref + dw
+        preds[base + 1] = ref + dn
+        preds[base + 2] = ref + _median3(dw, dn, dw + dn - dnw)
+        preds[base + 3] = ref + ((dw + dn + dnw + dne + 2) >> 2)
+    numerator = 0
+    total = 0
+    pmin = hi
+    pmax = lo
+    for k in range(n_pred):
+        p = _clip(preds[k], lo, hi)
+        preds[k] = p
+        if p < pmin:
+            pmin = p
+        if p > pmax:
+            pmax = p
+        evidence = np.int64(errors[iw, k]) + np.int64(errors[i_n, k]) + np.int64(errors[inw, k]) + np.int64(
+            errors[ine, k]
+        )
+        weight = _WEIGHTS[evidence if evidence < _MAX_EVIDENCE else _MAX_EVIDENCE - 1]
+        numerator += weight * p
+        total += weight
+    blended = _clip(_round_div(numerator, total), lo, hi)
+    few = np.int64(final_error[iw])
+    fen = np.int64(final_error[i_n])
+    energy = 2 * (abs(few) + abs(fen)) + abs(np.int64(final_error[inw])) + abs(np.int64(final_error[ine]))
+    gradients = abs(w - nw) + abs(nn - nw) + abs(nn - ne)
+    activity = (energy + gradients + (pmax - pmin)) // (2 * step)
+    bucket = 0
+    while bucket < thresholds.size and activity >= thresholds[bucket]:
+        bucket += 1
+    if split and in_roi:
+        bucket += n_activity
+    n_background = (w == lo) + (nn == lo) + (nw == lo) + (ne == lo)
+    if n_background > 0:
+        bucket += 2 * n_activity
+    ref_state = 0 if n_refs == 0 else (1 if refs[j, 0] == lo else 2)
+    bias_ctx = bucket * 9 + 3 * (0 if few == 0 else (1 if few > 0 else 2)) + (0 if fen == 0 else (1 if fen > 0 else 2))
+    if bias_cnt[bias_ctx] > 0:
+        blended = _clip(blended + _round_div(bias_sum[bias_ctx], bias_cnt[bias_ctx]), lo, hi)
+    return blended, bucket, 5 * ref_state + n_background, bias_ctx
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _store(j, value, blended, preds, recon, errors, final_error, bias_ctx, bias_sum, bias_cnt):
+    recon[j] = value
+    e = value - blended
+    final_error[j] = _clip(e, -_ERROR_CAP, _ERROR_CAP)
+    if bias_ctx >= 0:  # CALIC bias cancellation: running mean error per context, halved at 256
+        bias_sum[bias_ctx] += e
+        bias_cnt[bias_ctx] += 1
+        if bias_cnt[bias_ctx] >= 256:
+            bias_sum[bias_ctx] //= 2
+            bias_cnt[bias_ctx] //= 2
+    for k in range(preds.size):
+        e = abs(value - preds[k])
+        errors[j, k] = e if e < _ERROR_CAP else _ERROR_CAP
+
+
+@numba.njit(cache=True, nogil=True)
+def encode_slice(x, bound, coded, in_roi, refs, lo, hi, split, use_flag, thresholds, n_activity, probs, counts,
+                 n_ctx_states, st, out, recon, errors, final_error, width, default, bias_sum, bias_cnt, start):
+    """Code pixels ``start..`` in raster order; returns the index reached (``out`` full)."""
+    preds = np.zeros(errors.shape[1], np.int64)
+    for j in range(start, x.size):
+        if not rangecoder.has_room(st, out):
+            return j
+        e = bound[j]
+        step = 2 * e + 1
+        blended, ctx, flag_ctx, bias_ctx = _predict(j, width, recon, refs, errors, final_error, lo, hi, thresholds,
+                                                    step, in_roi[j], split, n_activity, preds, default, bias_sum,
+                                                    bias_cnt)
+        if coded[j]:
+            flag = 1 if (use_flag and x[j] - lo <= e) else 0
+            residual = x[j] - blended
+            q = (abs(residual) + e) // step
+            if residual < 0:
+                q = -q
+            rangecoder.encode_one(st, out, probs, counts, n_ctx_states, ctx, flag_ctx if use_flag else -1, flag, q)
+            value = lo if flag else _clip(blended + q * step, lo, hi)
+        else:
+            value = recon[j]  # set by the caller (the network's reconstruction)
+        _store(j, value, blended, preds, recon, errors, final_error, bias_ctx, bias_sum, bias_cnt)
+    return x.size
+
+
+@numba.njit(cache=True, nogil=True)
+def decode_slice(bound, coded, in_roi, refs, lo, hi, split, use_flag, thresholds, n_activity, probs, counts,
+                 n_ctx_states, st, buf, recon, errors, final_error, width, default, bias_sum, bias_cnt):
+    """Inverse of ``encode_slice``; returns False on damaged data."""
+    preds = np.zeros(errors.shape[1], np.int64)
+    for j in range(recon.size):
+        e = bound[j]
+        step = 2 * e + 1
+        blended, ctx, flag_ctx, bias_ctx = _predict(j, width, recon, refs, errors, final_error, lo, hi, thresholds,
+                                                    step, in_roi[j], split, n_activity, preds, default, bias_sum,
+                                                    bias_cnt)
+        if coded[j]:
+            flag, q, ok = rangecoder.decode_one(st, buf, probs, counts, n_ctx_states, ctx,
+                                                flag_ctx if use_flag else -1)
+            if not ok:
+                return False
+            value = lo if flag else _clip(blended + q * step, lo, hi)
+        else:
+            value = recon[j]
+        _store(j, value, blended, preds, recon, errors, final_error, bias_ctx, bias_sum, bias_cnt)
+    return True
+
+
+def n_predictors(n_refs: int) -> int:
+    """How many predictors a slice with ``n_refs`` references blends."""
+    return N_SPATIAL + N_PER_REFERENCE * n_refs
+
+
+# --------------------------------------------------------------------------- Huffman
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _run_value(j, width, recon):
+    """JPEG-LS run mode: (W, whether pixel ``j`` starts a run: its causal neighbours are
+    all equal; a run then codes how many pixels are within the bound of W)."""
+    iw, i_n, inw, ine = _neighbours(j, width)
+    if iw < 0:
+        return -1, False
+    w = recon[iw]
+    return w, recon[i_n] == w and recon[inw] == w and recon[ine] == w
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _count(tables_counts, dirty, c, s, n_symbols):
+    tables_counts[c, s] += 1
+    dirty[c] = True
+    return n_symbols + 1
+
+
+@numba.njit(cache=True, nogil=True)
+def encode_slice_prefix(x, bound, coded, in_roi, refs, lo, hi, split, use_flag, thresholds, n_activity, counts,
+                        lengths, codes, first, offset, sorted_symbols, alphabet, dirty, st, out, recon, errors,
+                        final_error, width, default, bias_sum, bias_cnt, start, progress):
+    """``encode_slice`` with Huffman codes and JPEG-LS's run mode (flat and background
+    runs); resumable at ``start`` with ``progress`` = [symbols coded, end of the current
+    run, pixel that starts no run, the run's value]."""
+    preds = np.zeros(errors.shape[1], np.int64)
+    run_table = counts.shape[0] - 1
+    for j in range(start, x.size):
+        if not prefix.has_room(st, out):
+            return j
+        run_value, starts_run = _run_value(j, width, recon)
+        if coded[j] and j >= progress[1] and j != progress[2] and starts_run:
+            table = run_table if run_value == lo else run_table - 1
+            row_end = (j // width + 1) * width
+            r = 0
+            while j + r < row_end and coded[j + r] and abs(x[j + r] - run_value) <= bound[j + r]:
+                r += 1
+            cls = 0
+            while (r >> cls) > 0:
+                cls += 1
+            prefix.put_symbol(st, out, codes, lengths, table, cls)
+            if cls > 1:
+                prefix.put_bits(st, out, r - (np.int64(1) << (cls - 1)), cls - 1)
+            progress[0] = _count(counts, dirty, table, cls, progress[0])
+            progress[1] = j + r
+            progress[2] = j + r
+            progress[3] = run_value
+            if prefix.is_rebuild_point(progress[0]):
+                prefix.rebuild(counts, lengths, codes, first, offset, sorted_symbols, alphabet, dirty)
+        e = bound[j]
+        step = 2 * e + 1
+        blended, ctx, flag_ctx, bias_ctx = _predict(j, width, recon, refs, errors, final_error, lo, hi, thresholds,
+                                                    step, in_roi[j], split, n_activity, preds, default, bias_sum,
+                                                    bias_cnt)
+        if j < progress[1]:
+            value = progress[3]
+        elif coded[j]:
+            if use_flag and x[j] - lo <= e:
+                prefix.put_symbol(st, out, codes, lengths, ctx, prefix.SYM_BACKGROUND)
+                progress[0] = _count(counts, dirty, ctx, prefix.SYM_BACKGROUND, progress[0])
+                value = lo
+            else:
+                residual = x[j] - blended
+                q = (abs(residual) + e) // step
+                if residual < 0:
+                    q = -q
+                s, raw, n_raw = prefix.residual_symbol(q)
+                prefix.put_symbol(st, out, codes, lengths, ctx, s)
+                if n_raw:
+                    prefix.put_bits(st, out, raw, n_raw)
+                progress[0] = _count(counts, dirty, ctx, s, progress[0])
+                value = _clip(blended + q * step, lo, hi)
+            if prefix.is_rebuild_point(progress[0]):
+                prefix.rebuild(counts, lengths, codes, first, offset, sorted_symbols, alphabet, dirty)
+        else:
+            value = recon[j]
+        _store(j, value, blended, preds, recon, errors, final_error, bias_ctx, bias_sum, bias_cnt)
+    return x.size
+
+
+@numba.njit(cache=True, nogil=True)
+def decode_slice_prefix(bound, coded, in_roi, refs, lo, hi, split, use_flag, thresholds, n_activity, counts,
+                        lengths, codes, first, offset, sorted_symbols, alphabet, dirty, st, buf, recon, errors,
+                        final_error, width, default, bias_sum, bias_cnt):
+    """Inverse of ``encode_slice_prefix``; returns False on damaged data."""
+    preds = np.zeros(errors.shape[1], np.int64)
+    run_table = counts.shape[0] - 1
+    n_symbols = 0
+    run_end = 0
+    no_run = -1
+    current_run = lo
+    for j in range(recon.size):
+        run_value, starts_run = _run_value(j, width, recon)
+        if coded[j] and j >= run_end and j != no_run and starts_run:
+            table = run_table if run_value == lo else run_table - 1
+            cls = prefix.get_symbol(st, buf, first, offset, sorted_symbols, table)
+            if cls < 0:
+                return False
+            r = np.int64(0)
+            if cls >= 1:
+                r = (np.int64(1) << (cls - 1)) + prefix.get_bits(st, buf, cls - 1)
+            row_end = (j // width + 1) * width
+            if j + r > row_end:
+                return False
+            for k in range(j, j + r):
+                if not coded[k]:
+                    return False
+            n_symbols = _count(counts, dirty, table, cls, n_symbols)
+            run_end = j + r
+            no_run = j + r
+            current_run = run_value
+            if prefix.is_rebuild_point(n_symbols):
+                prefix.rebuild(counts, lengths, codes, first, offset, sorted_symbols, alphabet, dirty)
+        e = bound[j]
+        step = 2 * e + 1
+        blended, ctx, flag_ctx, bias_ctx = _predict(j, width, recon, refs, errors, final_error, lo, hi, thresholds,
+                                                    step, in_roi[j], split, n_activity, preds, default, bias_sum,
+                                                    bias_cnt)
+        if j < run_end:
+            value = current_run
+        elif coded[j]:
+            s = prefix.get_symbol(st, buf, first, offset, sorted_symbols, ctx)
+            if s < 0 or st[3] > 8:
+                return False
+            if s == prefix.SYM_BACKGROUND:
+                if not use_flag:
+                    return False
+                value = lo
+            else:
+                raw = np.int64(0)
+                if s >= 2 * prefix.N_DIRECT + 2:
+                    raw = prefix.get_bits(st, buf, prefix.residual_bits(s))
+                q = prefix.residual_value(s, raw)
+                value = _clip(blended + q * step, lo, hi)
+            n_symbols = _count(counts, dirty, ctx, s, n_symbols)
+            if prefix.is_rebuild_point(n_symbols):
+                prefix.rebuild(counts, lengths, codes, first, offset, sorted_symbols, alphabet, dirty)
+        else:
+            value = recon[j]
+        _store(j, value, blended, preds, recon, errors, final_error, bias_ctx, bias_sum, bias_cnt)
+    return True
