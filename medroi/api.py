@@ -51,6 +51,28 @@ def has_default_model(input_path: str | os.PathLike) -> bool:
         return False
 
 
+def auto_roi(network, image, input_path, *, roi_source=None, roi_margin=None) -> tuple[np.ndarray, dict]:
+    """The ``--roi auto`` mask and its report. ``roi_source``: a co-registered image of the
+    same shape (a BRATS case's FLAIR) whose ROI is used instead. When the model's prediction
+    is implausible (:func:`medroi.autoroi.postprocess.check`) the fallback is the whole image
+    as ROI, i.e. kept within ``--roi-max-error`` (lossless by default)."""
+    from medroi.autoroi.inputs import is_monochrome1, modality_hint, spacing_of
+    from medroi.io import read_image
+
+    source = image if roi_source is None else read_image(roi_source)
+    if source.shape != image.shape:
+        raise InvalidImageError(f"ROI source {roi_source} has shape {source.shape}, the image {image.shape}")
+    result = network.auto_roi(source.array, spacing=spacing_of(source.metadata),
+                              invert=is_monochrome1(source.metadata),
+                              modality=modality_hint(roi_source or input_path, source.metadata), margin=roi_margin)
+    report = {"model": network.identity["name"], "source": Path(str(roi_source or input_path)).name,
+              "status": "ok" if result.accepted else "fallback", "reason": result.reason, **result.stats}
+    if not result.accepted:
+        report["fallback"] = "whole image kept within --roi-max-error"
+        return np.ones(image.shape, bool), report
+    return result.mask, report
+
+
 def load_network(model: str | None, image_format: str):
     """The network predictor for ``model`` (a bundle name or a path); imports torch."""
     from medroi.networks.runtime import load_model  # torch only, never monai
@@ -102,10 +124,13 @@ def compress_file(
     frame: int | None = None,
     quantize_step: float | None = None,
     progress: bool = False,
+    roi_margin: str | None = None,
+    roi_source: str | os.PathLike | None = None,
 ) -> dict:
     """Read a medical image, compress it to ``output_path`` (.mroi, atomic) and report.
 
-    ``roi``: "mask" (use ``roi_mask_path`` or no ROI), "auto" (the network's U-Net), "none".
+    ``roi``: "mask" (use ``roi_mask_path`` or no ROI), "auto" (the network's U-Net, see
+    :func:`auto_roi`; ``roi_margin`` e.g. "3mm", default the model's), "none".
     ``mode``: "residual" (guaranteed bounds) or "paper" (autoencoder latent + mask only).
     ``predictor``: "classical" (default: it measured smaller files on BRATS, see
     benchmarks/results/codecs.md) or "network" (the autoencoder's reconstruction as one more
@@ -125,15 +150,19 @@ def compress_file(
     if roi_mask_path is not None:
         roi_mask = read_mask(roi_mask_path, roi_labels, shape=image.shape)
     elif roi == "auto":
-        roi_mask = network.segment_volume(image.array)
+        roi_mask, roi_auto = auto_roi(network, image, input_path, roi_source=roi_source, roi_margin=roi_margin)
     else:
         roi_mask = None
+    if roi != "auto" or roi_mask_path is not None:
+        roi_auto = None
     if mode == "paper":  # the paper's pipeline: latent + mask only, lossy everywhere
         roi_max_error = nroi_max_error = None
         predictor = "network"
     elif mode != "residual":
         raise InvalidImageError(f"mode must be 'residual' or 'paper', got {mode!r}")
     metadata = {"format": image.format, "name": Path(str(input_path)).name, "source": image.metadata}
+    if roi_auto is not None:
+        metadata["roi_auto"] = roi_auto
     bar = _SliceBar("compress", progress)
     try:
         data = codec.compress(
@@ -168,6 +197,7 @@ def compress_file(
         "roi": roi_description(roi_mask_path, roi_labels, roi),
         "predictor": "classical" if predictor == "classical" else network.identity["name"],
         "roi_model": network.identity["name"] if roi == "auto" and roi_mask_path is None else None,
+        "roi_auto": roi_auto,
         "entropy": entropy,
         "seconds": time.perf_counter() - start,
     }
@@ -253,6 +283,7 @@ def file_info(path: str | os.PathLike) -> dict:
         "roi_max_error": header["roi_max_error"],
         "nroi_max_error": header["nroi_max_error"],
         "roi_fraction": header.get("roi_fraction"),
+        "roi_auto": metadata.get("roi_auto"),
         "entropy": header["entropy"],
         "predictor": header["predictor"],
         "gop": header["gop"],

@@ -64,6 +64,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from medroi.errors import InputNotFoundError, MedroiError
+from medroi.autoroi.inputs import brats_flair_sibling
 
 #: Tried in order; see the module docstring for the placeholders.
 DEFAULT_MASK_PATTERN = "{case}_seg.nii.gz|{stem}_seg{ext}|{stem}_mask{ext}"
@@ -76,7 +77,7 @@ MANIFEST_INTERVAL = 5.0
 MANIFEST_FIELDS = (
     "input", "output", "role", "mask", "roi_labels", "status", "error", "format", "raw_bytes",
     "compressed_bytes", "cr", "roi_max_error", "nroi_max_error", "entropy", "predictor",
-    "roi_fraction", "seconds",
+    "roi_fraction", "roi_source", "roi_status", "roi_reason", "seconds",
 )
 
 _IMAGE_FORMATS = ("nifti", "dicom", "png", "tiff", "jpeg")
@@ -243,6 +244,9 @@ def run_task(task: dict) -> dict:
                 roi_max_error=result["roi_max_error"], nroi_max_error=result["nroi_max_error"],
                 entropy=result["entropy"], predictor=result["predictor"], roi_fraction=result["roi_fraction"],
             )
+            auto = result.get("roi_auto")
+            if auto is not None:
+                row.update(roi_source=auto["source"], roi_status=auto["status"], roi_reason=auto["reason"])
         else:
             _install_model_cache()
             result = api.decompress_file(task["input"], task["output"], model=task["model"], force=task["force"])
@@ -524,11 +528,14 @@ def compress_tree(
     scheduler=None,
     force: bool = False,
     progress: bool = True,
+    roi_margin: str | None = None,
 ) -> dict:
     """Compress every image under ``input_dir`` into a mirrored tree of .mroi files.
 
     ``roi``: "mask" (each image's paired mask, else no ROI), "auto" (the network's U-Net),
-    "none" (masks ignored; every pixel within ``nroi_max_error``). Other arguments as in
+    "none" (masks ignored; every pixel within ``nroi_max_error``). With "auto", the T1, T1ce
+    and T2 files of a BRATS-layout case get the ROI found on the case's FLAIR (co-registered:
+    one patient, one ROI). Other arguments as in
     ``api.compress_file``; ``workers``/``scheduler`` as in the module docstring; ``force``
     redoes files that are already done. Returns the summary (counts ok/skipped/failed, bytes,
     CR, seconds, engine, manifest path); per-file rows are in the manifest.
@@ -553,7 +560,7 @@ def compress_tree(
         "command": "compress", "input_dir": str(input_dir), "output_dir": str(output_dir),
         "mask_pattern": "|".join(_patterns(mask_pattern)), "roi_labels": labels, "roi": roi,
         "roi_max_error": roi_max_error, "nroi_max_error": nroi_max_error, "entropy": entropy, "mode": mode,
-        "model": model, "predictor": predictor,
+        "model": model, "predictor": predictor, "roi_margin": roi_margin,
     }
 
     with _locked(output_dir):
@@ -572,6 +579,9 @@ def compress_tree(
                 options = dict(roi=roi, roi_labels=labels, roi_max_error=roi_max_error,
                                nroi_max_error=nroi_max_error, entropy=entropy, mode=mode, model=model,
                                predictor=predictor)
+                if roi == "auto":
+                    flair = brats_flair_sibling(path)
+                    options.update(roi_margin=roi_margin, roi_source=None if flair is None else str(flair))
             row = {"input": rel, "output": out.relative_to(output_dir).as_posix(),
                    "role": "labels" if is_labels else "image",
                    "mask": None if mask is None else os.path.relpath(mask, input_dir),
