@@ -67,8 +67,9 @@ def evaluate(dataset: str, root: Path, work: Path, policy: RoiPolicy, margins: S
     return rows
 
 
-def summarise(rows: list, margins: Sequence[str]) -> dict:
-    """Per fold and overall means, and the margin chosen."""
+def summarise(rows: list, margins: Sequence[str], max_ratio: float) -> dict:
+    """Per fold and overall means, and the margin chosen: the smallest meeting the coverage
+    targets, else (targets out of reach) the largest whose mean size ratio is <= ``max_ratio``."""
     folds = sorted({r["fold"] for r in rows})
     keys = ["dice", "dice_clean"] + [f"{p}@{m}" for m in margins for p in ("cov", "ratio")]
     table = {str(k): {key: float(np.mean([r[key] for r in rows if r["fold"] == k])) for key in keys} for k in folds}
@@ -77,7 +78,11 @@ def summarise(rows: list, margins: Sequence[str]) -> dict:
                       else float(max(r[key] for r in rows)) for key in keys}
     chosen = next((m for m in margins if table["mean"][f"cov@{m}"] >= 0.97 and table["worst"][f"cov@{m}"] >= 0.9),
                   None)
-    return {"table": table, "chosen_margin": chosen}
+    targets_met = chosen is not None
+    if chosen is None:
+        within = [m for m in margins if table["mean"][f"ratio@{m}"] <= max_ratio]
+        chosen = within[-1] if within else margins[0]
+    return {"table": table, "chosen_margin": chosen, "coverage_targets_met": targets_met}
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -90,13 +95,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--folds", type=int, default=4)
     ap.add_argument("--out", required=True, help="JSON with every row and the summary")
     ap.add_argument("--no-clean", action="store_true", help="skip component clean-up (for comparison)")
+    ap.add_argument("--threshold", type=float, default=None, help="override the policy's probability threshold")
+    ap.add_argument("--max-ratio", type=float, default=3.0, help="ROI size bound (BRATS 3, lungs 2)")
     args = ap.parse_args(argv)
     policy = RoiPolicy.from_dict(json.loads(Path(args.policy).read_text()))
     if args.no_clean:
         policy = replace(policy, min_component_ratio=0.0, max_components=None, fill_holes=False)
+    if args.threshold is not None:
+        policy = replace(policy, threshold=args.threshold)
     margins = [m.strip() for m in args.margins.split(",")]
     rows = evaluate(args.dataset, Path(args.data_root), Path(args.work), policy, margins, args.folds)
-    summary = summarise(rows, margins)
+    summary = summarise(rows, margins, args.max_ratio)
     Path(args.out).write_text(json.dumps({"policy": vars(policy) | {"accepts": list(policy.accepts)},
                                           "rows": rows, **summary}, indent=2))
     print(json.dumps(summary, indent=1))

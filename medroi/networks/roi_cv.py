@@ -101,9 +101,11 @@ def native_truth(dataset: str, item) -> np.ndarray:
 def make_unet():
     from monai.networks.nets import UNet
 
-    # the JointNet default segmentation half, so the weights drop into the bundle's JointNet
+    # JointNet's segmentation half with seg_norm="batch" (the bundles' network_def): with
+    # instance norm, MONAI's top layer normalises the 1-channel logit map per image, which kept
+    # every probability below 0.56 in a first run
     return UNet(spatial_dims=2, in_channels=1, out_channels=1, channels=(16, 32, 64, 128), strides=(2, 2, 2),
-                num_res_units=1)
+                num_res_units=1, norm="batch")
 
 
 def augment(x: torch.Tensor, y: torch.Tensor, g: torch.Generator, rot_deg: float, keep_zero: bool):

@@ -24,16 +24,14 @@ def ship(bundle: Path, unet_state: dict) -> None:
 
     models = bundle / "models"
     state = torch.load(models / "model.pt", map_location="cpu", weights_only=True)
-    new = {k: v for k, v in state.items() if not k.startswith("seg.")}
+    new = {k: v for k, v in state.items() if k.startswith("ae.")}  # the autoencoder as it is
     new.update({f"seg.{k}": v for k, v in unet_state.items()})
-    if set(new) != set(state):
-        raise SystemExit("the U-Net's keys do not match the bundle's JointNet seg.* keys")
     parser = ConfigParser()
     parser.read_config(str(bundle / "configs" / "inference.yaml"))
     net = parser.get_parsed_content("network_def")
     if not isinstance(net, JointNet):
         raise SystemExit("inference.yaml#network_def is not a JointNet")
-    net.load_state_dict(new)
+    net.load_state_dict(new)  # strict: the U-Net must match network_def (seg_norm: batch)
     net.eval()
     # keep the exported inference config; refresh the metadata from configs/metadata.json
     extra = {"inference.json": "", "metadata.json": ""}
