@@ -92,6 +92,7 @@ def test_check_names_the_reason():
     prob[10:30, 10:30] = 0.55
     assert "low confidence" in check(prob, prob > 0.5, fg, policy)[0]
     prob[10:30, 10:30] = 0.95
+    assert "training data" in check(prob, prob > 0.5, fg, RoiPolicy(max_foreground_fraction=0.5))[0]
     reason, stats = check(prob, prob > 0.5, fg, policy)
     assert reason is None and stats["fragments"] == 1 and stats["fraction"] == pytest.approx(0.16)
 

@@ -39,6 +39,7 @@ class RoiPolicy:
     max_fragments: int | None = None       # raw components of >= fragment_voxels
     fragment_voxels: int = 50
     min_confidence: float = 0.0            # mean probability inside the raw mask
+    max_foreground_fraction: float = 1.0   # input check: skull-stripped MR has most voxels at the minimum
     accepts: tuple = ()                    # modalities the model was trained on (empty: any)
 
     @classmethod
@@ -135,6 +136,7 @@ def grow(mask: np.ndarray, margin: tuple[float, str], spacing=None) -> np.ndarra
 def check(prob: np.ndarray, raw: np.ndarray, foreground: np.ndarray, policy: RoiPolicy) -> tuple[str | None, dict]:
     """(reason the prediction is implausible or None, the statistics used)."""
     fg = max(int(foreground.sum()), 1)
+    fg_fraction = fg / max(foreground.size, 1)
     n = int(raw.sum())
     fraction = n / fg
     confidence = float(prob[raw].mean()) if n else 0.0
@@ -143,6 +145,9 @@ def check(prob: np.ndarray, raw: np.ndarray, foreground: np.ndarray, policy: Roi
         labels, count = _label(raw)
         fragments = int((np.bincount(labels.ravel())[1:] >= policy.fragment_voxels).sum())
     stats = {"fraction": round(fraction, 6), "confidence": round(confidence, 4), "fragments": fragments}
+    if fg_fraction > policy.max_foreground_fraction:
+        return (f"not an image like the model's training data ({fg_fraction:.0%} of the voxels are above the "
+                f"background; the model expects <= {policy.max_foreground_fraction:.0%}, e.g. skull-stripped)"), stats
     if n == 0:
         return "the model found no region", stats
     if fraction < policy.min_fraction:
