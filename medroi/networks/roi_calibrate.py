@@ -85,6 +85,23 @@ def summarise(rows: list, margins: Sequence[str], max_ratio: float) -> dict:
     return {"table": table, "chosen_margin": chosen, "coverage_targets_met": targets_met}
 
 
+def markdown(rows: list, margin: str) -> str:
+    """Per-fold and per-case tables (raw Dice; coverage and size ratio of the stored ROI)."""
+    cov, ratio = f"cov@{margin}", f"ratio@{margin}"
+    lines = [f"| fold | held-out cases | raw Dice (mean) | coverage (mean) | coverage (worst) | ROI / region (mean) "
+             f"| ROI / region (max) | rejected |", "|---|---|---|---|---|---|---|---|"]
+    groups = [(str(k), [r for r in rows if r["fold"] == k]) for k in sorted({r["fold"] for r in rows})]
+    for name, rs in groups + [("**all**", rows)]:
+        lines.append(f"| {name} | {len(rs)} | {np.mean([r['dice'] for r in rs]):.3f} | {np.mean([r[cov] for r in rs]):.3f} "
+                     f"| {min(r[cov] for r in rs):.3f} | {np.mean([r[ratio] for r in rs]):.2f} "
+                     f"| {max(r[ratio] for r in rs):.2f} | {sum(r['reject'] is not None for r in rs)} |")
+    lines += ["", "| case | fold | raw Dice | coverage | ROI / region | check |", "|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['case']} | {r['fold']} | {r['dice']:.3f} | {r[cov]:.3f} | {r[ratio]:.2f} "
+                     f"| {r['reject'] or 'ok'} |")
+    return "\n".join(lines)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description="margin and plausibility limits from the CV folds")
     ap.add_argument("dataset", choices=["brats", "xray"])
@@ -109,6 +126,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     Path(args.out).write_text(json.dumps({"policy": vars(policy) | {"accepts": list(policy.accepts)},
                                           "rows": rows, **summary}, indent=2))
     print(json.dumps(summary, indent=1))
+    Path(args.out).with_suffix(".md").write_text(markdown(rows, summary["chosen_margin"]) + "\n")
 
 
 if __name__ == "__main__":
