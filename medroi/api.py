@@ -71,6 +71,28 @@ def _message(rule: str, source: str, roi_bound, nroi_bound) -> str:
     return f"ROI: {source}; ROI within {roi_bound}, the rest {nroi}"
 
 
+def auto_roi(network, image, input_path, *, roi_source=None, roi_margin=None) -> tuple[np.ndarray, dict]:
+    """The ``--roi auto`` mask and its report. ``roi_source``: a co-registered image of the
+    same shape (a BRATS case's FLAIR) whose ROI is used instead. When the model's prediction
+    is implausible (:func:`medroi.autoroi.postprocess.check`) the fallback is the whole image
+    as ROI, i.e. kept within ``--roi-max-error`` (lossless by default)."""
+    from medroi.autoroi.inputs import is_monochrome1, modality_hint, spacing_of
+    from medroi.io import read_image
+
+    source = image if roi_source is None else read_image(roi_source)
+    if source.shape != image.shape:
+        raise InvalidImageError(f"ROI source {roi_source} has shape {source.shape}, the image {image.shape}")
+    result = network.auto_roi(source.array, spacing=spacing_of(source.metadata),
+                              invert=is_monochrome1(source.metadata),
+                              modality=modality_hint(roi_source or input_path, source.metadata), margin=roi_margin)
+    report = {"model": network.identity["name"], "source": Path(str(roi_source or input_path)).name,
+              "status": "ok" if result.accepted else "fallback", "reason": result.reason, **result.stats}
+    if not result.accepted:
+        report["fallback"] = "whole image kept within --roi-max-error"
+        return np.ones(image.shape, bool), report
+    return result.mask, report
+
+
 def load_network(model: str | None, image_format: str):
     """The network predictor for ``model`` (a bundle name or a path); imports torch."""
     from medroi.networks.runtime import load_model  # torch only, never monai
@@ -156,12 +178,16 @@ def compress_file(
     progress: bool = False,
     label: str | None = None,
     detect_labels: bool = False,
+    roi_margin: str | None = None,
+    roi_source: str | os.PathLike | None = None,
 ) -> dict:
     """Read a medical image, compress it to ``output_path`` (.mroi, atomic) and report.
 
     ``roi``: None (default: the mask if given, else a shipped model that fits the input,
     else none), "mask" (the mask file or none; no model), "auto" (a network's U-Net: ``model``
-    or the one that fits; refused when none fits), "none".
+    or the one that fits; refused when none fits), "none". A model's ROI comes from
+    :func:`auto_roi` (``roi_margin`` e.g. "3mm", default the model's; ``roi_source`` a
+    co-registered image, a BRATS case's FLAIR, whose ROI is used instead).
     ``nroi_max_error``: a bound, None (the autoencoder's reconstruction alone) or DEFAULT:
     4 where an ROI is known and 0 (lossless) where none is (no mask, no fitting model, or
     an empty ROI). A bound given explicitly is always obeyed.
@@ -208,17 +234,20 @@ def compress_file(
             f"{input_path}: the models take single-channel images, this one has {description['channels']} colour "
             "channels; drop --model / --roi auto / --predictor network / --mode paper"
         )
-    network = None
+    network, roi_auto = None, None
     if roi_mask_path is not None:
         roi_mask = _read_roi(image, roi_mask_path, roi_labels)
         labels_text = "any non-zero label" if roi_labels is None else "labels " + ",".join(map(str, roi_labels))
         source, rule = f"mask {roi_mask_path}, {labels_text}", "mask"
     elif roi == "auto" or (roi in (None, DEFAULT) and model_name is not None and description["channels"] == 1):
         network = load_network(model_name, image.format)
-        roi_mask = network.segment_volume(image.array)
+        roi_mask, roi_auto = auto_roi(network, image, input_path, roi_source=roi_source, roi_margin=roi_margin)
         why = "--model" if model is not None else f"fits {input_summary(description)}"
         source, rule = f"model {network.identity['name']} ({why})", "model"
-        if roi_mask is None or not np.any(roi_mask):  # a model may find nothing (or nothing plausible)
+        if roi_auto["status"] == "fallback":  # implausible prediction: the whole image is the ROI
+            source = (f"model {network.identity['name']} rejected its ROI ({roi_auto['reason']}): "
+                      "whole image kept within --roi-max-error")
+        elif roi_mask is None or not np.any(roi_mask):  # a model may find nothing
             source = f"model {network.identity['name']} found none"
     else:
         roi_mask = None
@@ -251,6 +280,8 @@ def compress_file(
     metadata = mroi_metadata(image.format, Path(str(input_path)).name, image.metadata, roi_rule=rule,
                              roi_source=source,
                              input_bytes=_input_bytes(input_path))  # for cr_vs_input_file in `medroi info`
+    if roi_auto is not None:
+        metadata["roi_auto"] = roi_auto
     bar = _SliceBar("compress", progress)
     try:
         data = codec.compress(
@@ -294,6 +325,7 @@ def compress_file(
         "message": _message(rule, source, roi_max_error, nroi_max_error),
         "predictor": "classical" if predictor == "classical" else network.identity["name"],
         "roi_model": network.identity["name"] if rule == "model" else None,
+        "roi_auto": roi_auto,
         "entropy": entropy,
         "stored": stored,
         "seconds": time.perf_counter() - start,
@@ -427,6 +459,7 @@ def file_info(path: str | os.PathLike) -> dict:
         "roi_fraction": header.get("roi_fraction"),
         "roi_rule": metadata.get("roi_rule"),
         "roi_source": metadata.get("roi_source"),
+        "roi_auto": metadata.get("roi_auto"),
         "entropy": header["entropy"],
         "predictor": header["predictor"],
         "gop": header["gop"],

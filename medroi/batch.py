@@ -72,7 +72,9 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
+from medroi.autoroi.inputs import brats_flair_sibling
 from medroi.errors import InputNotFoundError, MedroiError
+from medroi.autoroi.inputs import brats_flair_sibling
 
 #: Tried in order; see the module docstring for the placeholders.
 DEFAULT_MASK_PATTERN = "{case}_seg.nii.gz|{stem}_seg{ext}|{stem}_mask{ext}"
@@ -85,7 +87,8 @@ MANIFEST_INTERVAL = 5.0
 MANIFEST_FIELDS = (
     "input", "output", "role", "taken_as", "roi_rule", "mask", "roi_labels", "status", "error", "note", "format",
     "raw_bytes", "compressed_bytes", "cr", "roi_max_error", "nroi_max_error", "entropy", "predictor",
-    "roi_fraction", "seconds", "input_bytes", "stored",
+    "roi_fraction", "seconds", "input_bytes", "stored", "roi_source",
+    "roi_status", "roi_reason",
 )
 JPEG_NOTE = "JPEG is stored as its decoded pixels (exactly) and decompresses to PNG: JPEG output would be lossy again"
 KEPT_NOTE = "the input file itself is kept byte-exact (smaller than coding its pixels) and comes back as it was"
@@ -252,6 +255,9 @@ def run_task(task: dict) -> dict:
             )
             if result["stored"] != "pixels":
                 row["note"] = KEPT_NOTE
+            auto = result.get("roi_auto")
+            if auto is not None:
+                row.update(roi_source=auto["source"], roi_status=auto["status"], roi_reason=auto["reason"])
         else:
             _install_model_cache()
             result = api.decompress_file(task["input"], task["output"], model=task["model"], force=task["force"],
@@ -591,13 +597,16 @@ def compress_tree(
     scheduler=None,
     force: bool = False,
     progress: bool = True,
+    roi_margin: str | None = None,
 ) -> dict:
     """Compress every image under ``input_dir`` into a mirrored tree of .mroi files.
 
     ``roi``: None (default: each image's paired mask, else a shipped model that fits it,
     else no ROI and, without an explicit ``nroi_max_error``, lossless), "mask" (paired masks
     only, no model), "auto" (a network's U-Net), "none" (masks ignored). Label images are
-    always stored losslessly (module docstring). Other arguments as in ``api.compress_file``;
+    always stored losslessly (module docstring). When a model finds the ROI, the T1, T1ce
+    and T2 files of a BRATS-layout case get the ROI found on the case's FLAIR (co-registered:
+    one patient, one ROI). Other arguments as in ``api.compress_file``;
     ``workers``/``scheduler`` as in the module docstring; ``force`` redoes files that are
     already done. Returns the summary (counts ok/skipped/failed, bytes, CR, seconds, engine,
     manifest path); per-file rows are in the manifest.
@@ -622,7 +631,7 @@ def compress_tree(
         "command": "compress", "input_dir": str(input_dir), "output_dir": str(output_dir),
         "mask_pattern": "|".join(_patterns(mask_pattern)), "roi_labels": labels, "roi": roi,
         "roi_max_error": roi_max_error, "nroi_max_error": nroi_max_error, "entropy": entropy, "mode": mode,
-        "model": model, "predictor": predictor,
+        "model": model, "predictor": predictor, "roi_margin": roi_margin,
     }
 
     with _locked(output_dir):
@@ -641,6 +650,9 @@ def compress_tree(
                 options = dict(roi=roi, roi_labels=labels, roi_max_error=roi_max_error,
                                nroi_max_error=nroi_max_error, entropy=entropy, mode=mode, model=model,
                                predictor=predictor, detect_labels=mask is None)
+                if roi in (None, "auto") and mask is None:  # a BRATS case: one patient, the FLAIR's ROI
+                    flair = brats_flair_sibling(path)
+                    options.update(roi_margin=roi_margin, roi_source=None if flair is None else str(flair))
             row = {"input": rel, "output": out.relative_to(output_dir).as_posix(),
                    "role": "label" if label else "image",
                    "taken_as": f"label, lossless ({label})" if label else None,

@@ -67,6 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--roi", choices=("auto", "mask", "none"), default=None,
                    help="auto: a network's U-Net finds the ROI; default: the mask if given, else a shipped model "
                         "that fits the input (by modality, body part, 2D/3D, BraTS naming), else no ROI")
+    p.add_argument("--roi-margin", default=None,
+                   help="--roi auto: grow the found ROI by this much, e.g. 3mm, 8px, 2%% of the image side "
+                        "(default: the model's, chosen by cross-validation)")
     p.add_argument("--roi-max-error", type=_bound, default=0, help="max |error| in the ROI (default 0 = lossless)")
     p.add_argument("--nroi-max-error", type=_nroi_bound, default=argparse.SUPPRESS,
                    help="max |error| outside the ROI (default: 4 when an ROI is known, lossless when none is; "
@@ -207,7 +210,7 @@ def _compress(args) -> int:
             args.input, args.output, mask_pattern=args.mask_pattern, roi_labels=args.roi_labels,
             roi=args.roi, roi_max_error=args.roi_max_error, nroi_max_error=nroi,
             entropy=args.entropy, mode=args.mode, model=args.model, predictor=args.predictor, workers=args.workers,
-            scheduler=args.scheduler, force=args.force, progress=not args.json,
+            scheduler=args.scheduler, force=args.force, progress=not args.json, roi_margin=args.roi_margin,
         )
         _print(summary, args.json)
         return 0 if summary.get("failed", 0) == 0 else 1
@@ -215,8 +218,11 @@ def _compress(args) -> int:
         args.input, args.output, roi_mask_path=args.roi_mask, roi_labels=args.roi_labels, roi=args.roi,
         roi_max_error=args.roi_max_error, nroi_max_error=nroi, entropy=args.entropy,
         mode=args.mode, model=args.model, predictor=args.predictor, force=args.force, frame=args.frame,
-        quantize_step=args.quantize_step, progress=not args.json and sys.stderr.isatty(),
+        quantize_step=args.quantize_step, progress=not args.json and sys.stderr.isatty(), roi_margin=args.roi_margin,
     )
+    auto = result.get("roi_auto") or {}
+    if auto.get("status") == "fallback":
+        print(f"medroi: warning: automatic ROI rejected ({auto['reason']}); {auto['fallback']}", file=sys.stderr)
     if not args.json:  # after the work: an error is then the only line on stderr
         print(f"medroi: {result['message']}", file=sys.stderr)
     _print(result, args.json)

@@ -131,7 +131,8 @@ def test_brats_train_two_iterations_then_ae_stage_and_evaluate(synthetic_root, t
 
 
 def test_brats_multi_gpu_train_two_processes(synthetic_root, tmp_path):
-    env = dict(os.environ, PYTHONPATH=str(BRATS), OMP_NUM_THREADS="1")
+    # the checkout first: the venv may hold an editable install of another checkout
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(BRATS), str(REPO)]), OMP_NUM_THREADS="1")
     args = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nnodes=1", "--nproc_per_node=2",
             "-m", "monai.bundle", "run",
             "--config_file", "['configs/train.yaml','configs/multi_gpu_train.yaml']",

@@ -124,6 +124,11 @@ class _EmptyNetwork:
     def segment_volume(self, array):
         return None if self.result is None else np.zeros(array.shape, bool)
 
+    def auto_roi(self, array, **options):
+        from medroi.autoroi.postprocess import AutoRoi
+
+        return AutoRoi(None, "no region found") if self.result is None else AutoRoi(np.zeros(array.shape, bool))
+
 
 @pytest.mark.parametrize("result", [None, "empty"])
 def test_a_model_finding_no_roi_means_lossless(tmp_path, monkeypatch, result):
@@ -133,8 +138,12 @@ def test_a_model_finding_no_roi_means_lossless(tmp_path, monkeypatch, result):
     assert choose_model(describe_input(read_image(src), src)) == "brats_mri_roi_compression"
     monkeypatch.setattr(api, "load_network", lambda model, fmt: _EmptyNetwork(result))
     report = api.compress_file(src, tmp_path / "x.mroi")
-    assert report["roi_rule"] == "no-roi-lossless" and report["nroi_max_error"] == 0
-    assert "found none" in report["message"] and report["message"].endswith(NO_ROI_LINE)
+    if result is None:  # the plausibility check rejected the prediction: the whole image is the ROI, exact
+        assert report["roi_rule"] == "model" and report["roi_auto"]["status"] == "fallback"
+        assert "rejected its ROI" in report["message"] and report["roi_fraction"] == 1.0
+    else:  # an accepted but empty ROI: no ROI known, so lossless (rule 1)
+        assert report["roi_rule"] == "no-roi-lossless" and report["nroi_max_error"] == 0
+        assert "found none" in report["message"] and report["message"].endswith(NO_ROI_LINE)
     from medroi import codec
 
     np.testing.assert_array_equal(codec.decompress((tmp_path / "x.mroi").read_bytes()).array, volume)
