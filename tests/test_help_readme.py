@@ -50,8 +50,10 @@ def test_defaults_in_help_match_the_readme():
     assert "the default when no mask is given and a shipped model fits the input, by modality, body part" in readme
     roi_help = _help("compress", "--roi")
     assert "default: the mask if given, else a shipped model that fits the input (by modality, body part" in roi_help
-    assert "classical by default" in readme and "classical (default" in _help("compress", "--predictor")
-    assert "ANS default" in readme and "default ans" in _help("compress", "--entropy")
+    # the network predictor is refused (benchmarks/results/network_predictor.md): README and help say so
+    assert "network predictor is not offered" in _section("Safe defaults")
+    assert "the only one offered" in _help("compress", "--predictor")
+    assert "(default ans" in readme and "default ans" in _help("compress", "--entropy")
     assert "`medroi demo [--out DIR]" in readme and "temporary folder" in _help("demo", "--out")
     for ext in (".nrrd", ".mha", ".mhd", ".nii.gz", ".dcm"):
         assert ext in readme and ext in _help("decompress", "--output")
