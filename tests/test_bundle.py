@@ -260,10 +260,8 @@ def test_brats_inference_yaml_compresses_a_real_volume(tmp_path):
     original = np.asarray(nib.load(str(flair)).dataobj)
     assert decoded.array.shape == original.shape and decoded.array.dtype == original.dtype
     assert decoded.roi_mask.any()  # the U-Net found an ROI
-    from medroi.networks.runtime import load_model
-
-    # the workflow's ROI (eager network, MONAI post-processing) is the one `medroi compress --roi auto` finds
-    np.testing.assert_array_equal(decoded.roi_mask, load_model(str(BRATS), "nifti").segment_volume(original))
+    # BRATS 0.3.0: the workflow still uses the 0.2 pre-processing (integer window, 256 x 256), not
+    # --roi auto's robust normalisation, margin and plausibility check, so the ROIs differ (bundle docs)
     err = np.abs(decoded.array.astype(np.int64) - original)
     assert err[decoded.roi_mask].max() == 0 and err.max() <= 4  # default bounds: ROI 0, NROI 4
 
