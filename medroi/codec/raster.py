@@ -178,8 +178,10 @@ def encode_slice(x, bound, coded, in_roi, refs, lo, hi, split, use_flag, thresho
     """Code pixels ``start..`` in raster order; returns the index reached (``out`` full)."""
     preds = np.zeros(errors.shape[1], np.int64)
     c = start % width
+    low, rng, cache, csize, pos = rangecoder.load_encoder(st)  # locals: registers, not memory, per bit
     for j in range(start, x.size):
-        if not rangecoder.has_room(st, out):
+        if not rangecoder.has_room(pos, out):
+            rangecoder.store_encoder(st, low, rng, cache, csize, pos)
             return j
         e = bound[j]
         step = 2 * e + 1
@@ -189,7 +191,9 @@ def encode_slice(x, bound, coded, in_roi, refs, lo, hi, split, use_flag, thresho
         if coded[j]:
             flag = 1 if (use_flag and x[j] - lo <= e) else 0
             q = _quantize(x[j] - blended, e, step)
-            rangecoder.encode_one(st, out, probs, counts, n_ctx_states, ctx, flag_ctx if use_flag else -1, flag, q)
+            low, rng, cache, csize, pos = rangecoder.encode_one(low, rng, cache, csize, pos, out, probs, counts,
+                                                                n_ctx_states, ctx, flag_ctx if use_flag else -1,
+                                                                flag, q)
             value = lo if flag else _clip(blended + q * step, lo, hi)
         else:
             value = recon[j]  # set by the caller (the network's reconstruction)
@@ -197,6 +201,7 @@ def encode_slice(x, bound, coded, in_roi, refs, lo, hi, split, use_flag, thresho
         c += 1
         if c == width:
             c = 0
+    rangecoder.store_encoder(st, low, rng, cache, csize, pos)
     return x.size
 
 
@@ -206,6 +211,7 @@ def decode_slice(bound, coded, in_roi, refs, lo, hi, split, use_flag, thresholds
     """Inverse of ``encode_slice``; returns False on damaged data."""
     preds = np.zeros(errors.shape[1], np.int64)
     c = 0
+    code, rng, pos, over = rangecoder.load_decoder(st)  # locals: registers, not memory, per bit
     for j in range(recon.size):
         e = bound[j]
         step = 2 * e + 1
@@ -213,9 +219,10 @@ def decode_slice(bound, coded, in_roi, refs, lo, hi, split, use_flag, thresholds
                                                     step, in_roi[j], split, n_activity, preds, default, bias_sum,
                                                     bias_cnt)
         if coded[j]:
-            flag, q, ok = rangecoder.decode_one(st, buf, probs, counts, n_ctx_states, ctx,
-                                                flag_ctx if use_flag else -1)
+            flag, q, ok, code, rng, pos, over = rangecoder.decode_one(code, rng, pos, over, buf, probs, counts,
+                                                                      n_ctx_states, ctx, flag_ctx if use_flag else -1)
             if not ok:
+                rangecoder.store_decoder(st, code, rng, pos, over)
                 return False
             value = lo if flag else _clip(blended + q * step, lo, hi)
         else:
@@ -224,6 +231,7 @@ def decode_slice(bound, coded, in_roi, refs, lo, hi, split, use_flag, thresholds
         c += 1
         if c == width:
             c = 0
+    rangecoder.store_decoder(st, code, rng, pos, over)
     return True
 
 
