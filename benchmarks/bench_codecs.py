@@ -2,6 +2,7 @@
 
     python benchmarks/bench_codecs.py            # full: BRATS validation cases + lung-mask X-rays
     python benchmarks/bench_codecs.py --quick    # 1 BRATS case, 1 modality, 3 X-rays (~1 min)
+    python benchmarks/bench_codecs.py --all      # PER IMAGE on all the shared data (see codecs_all.py)
 
 Data: ``../shared/data`` beside the checkout, or ``$MEDROI_DATA``. Nothing is copied.
 
@@ -567,6 +568,11 @@ def write_plot(path: Path, results: dict) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if "--all" in argv:  # the per-image run on every image of the shared data
+        import codecs_all
+
+        return codecs_all.main([a for a in argv if a != "--all"])
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="1 BRATS case, 1 modality, 3 small X-rays")
     ap.add_argument("--repeats", type=int, default=None, help="best-of-N timing per slice (default 1)")
@@ -649,7 +655,7 @@ def main(argv: list[str] | None = None) -> int:
 
     args.out.mkdir(parents=True, exist_ok=True)
     stem = "codecs_quick" if args.quick else "codecs"
-    argv_str = " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
+    argv_str = " ".join(shlex.quote(a) for a in argv)
     vers = C.versions()
     try:
         from importlib.metadata import version

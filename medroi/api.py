@@ -29,26 +29,68 @@ def _read_mroi(path: str | os.PathLike) -> bytes:
     return path.read_bytes()
 
 
+#: The NROI bound used where an ROI is known and the user gave none.
+DEFAULT_NROI_MAX_ERROR = 4
+#: ``nroi_max_error=DEFAULT``: DEFAULT_NROI_MAX_ERROR where an ROI is known, lossless where none is.
+DEFAULT = "default"
+#: What each ``roi_rule`` (in results, ``info`` and manifests) means.
+ROI_RULES = {
+    "mask": "ROI from a mask file; ROI and NROI within their bounds",
+    "model": "ROI found by a model that fits the input; ROI and NROI within their bounds",
+    "no-roi-lossless": "no ROI known: stored lossless (no bound was given)",
+    "no-roi-bound": "no ROI known: the whole image within the --nroi-max-error given",
+    "label": "a label image: stored lossless",
+    "paper": "the paper's pipeline, asked for with --mode paper: lossy everywhere",
+}
+NO_ROI_HINT = "pass --nroi-max-error N to compress the whole image within N"
+
+
 def roi_description(roi_mask_path, roi_labels, roi) -> str:
-    """One line saying which ROI a compression uses."""
+    """One line saying where a compression's ROI comes from (before the image is read)."""
     if roi_mask_path is not None:
         labels = "any non-zero label" if roi_labels is None else "labels " + ",".join(map(str, roi_labels))
         return f"ROI from {roi_mask_path} ({labels})"
     if roi == "auto":
         return "ROI from the network's U-Net (--roi auto)"
-    return "no ROI mask given: every pixel is NROI (bound --nroi-max-error); give --roi-mask FILE or --roi auto"
+    if roi == "none":
+        return "no ROI (--roi none)"
+    return "ROI from a model that fits the input, if any; without an ROI the image is stored lossless"
 
 
-def has_default_model(input_path: str | os.PathLike) -> bool:
-    """Whether a shipped network exists for this input's kind (for the --roi auto default)."""
-    from medroi.io import detect_format
+def _message(rule: str, source: str, roi_bound, nroi_bound) -> str:
+    """The one line the CLI prints after a compression: which rule applied and why."""
+    if rule == "no-roi-lossless":
+        return f"no ROI ({source}): stored lossless; {NO_ROI_HINT}"
+    if rule == "no-roi-bound":
+        return f"no ROI ({source}): the whole image within {nroi_bound} (--nroi-max-error)"
+    if rule == "label":
+        return f"label image ({source}): stored lossless"
+    if rule == "paper":
+        return f"the paper's pipeline (--mode paper): lossy everywhere; ROI: {source}"
+    nroi = "the autoencoder's reconstruction" if nroi_bound is None else f"within {nroi_bound}"
+    return f"ROI: {source}; ROI within {roi_bound}, the rest {nroi}"
 
-    try:
-        from medroi.networks.runtime import resolve_model_path  # no torch import at this point
 
-        return resolve_model_path(None, detect_format(input_path)).is_file()
-    except Exception:
-        return False
+def auto_roi(network, image, input_path, *, roi_source=None, roi_margin=None) -> tuple[np.ndarray, dict]:
+    """The ``--roi auto`` mask and its report. ``roi_source``: a co-registered image of the
+    same shape (a BRATS case's FLAIR) whose ROI is used instead. When the model's prediction
+    is implausible (:func:`medroi.autoroi.postprocess.check`) the fallback is the whole image
+    as ROI, i.e. kept within ``--roi-max-error`` (lossless by default)."""
+    from medroi.autoroi.inputs import is_monochrome1, modality_hint, spacing_of
+    from medroi.io import read_image
+
+    source = image if roi_source is None else read_image(roi_source)
+    if source.shape != image.shape:
+        raise InvalidImageError(f"ROI source {roi_source} has shape {source.shape}, the image {image.shape}")
+    result = network.auto_roi(source.array, spacing=spacing_of(source.metadata),
+                              invert=is_monochrome1(source.metadata),
+                              modality=modality_hint(roi_source or input_path, source.metadata), margin=roi_margin)
+    report = {"model": network.identity["name"], "source": Path(str(roi_source or input_path)).name,
+              "status": "ok" if result.accepted else "fallback", "reason": result.reason, **result.stats}
+    if not result.accepted:
+        report["fallback"] = "whole image kept within --roi-max-error"
+        return np.ones(image.shape, bool), report
+    return result.mask, report
 
 
 def load_network(model: str | None, image_format: str):
@@ -85,15 +127,47 @@ def _decoding_predictor(header: dict, model: str | None = None):
     return load_network(model or header["predictor"].get("name"), "mroi")
 
 
+def mroi_metadata(image_format: str, name: str, source: dict, **extra) -> dict:
+    """What a .mroi header keeps to write the decoded image back (format, file name, reader
+    metadata), plus ``extra`` fields (how the ROI was chosen, the input's size)."""
+    return {"format": image_format, "name": name, "source": source, **extra}
+
+
+def _check_options(roi, mode, predictor, nroi_max_error) -> None:
+    """Refuse option combinations before any file is read or any network loaded."""
+    if predictor not in ("classical", "network"):
+        raise InvalidImageError(f"predictor must be 'classical' or 'network', got {predictor!r}")
+    if mode not in ("residual", "paper"):
+        raise InvalidImageError(f"mode must be 'residual' or 'paper', got {mode!r}")
+    if roi not in (None, DEFAULT, "mask", "auto", "none"):
+        raise InvalidImageError(f"roi must be 'mask', 'auto', 'none' or None (default), got {roi!r}")
+    if nroi_max_error is None and mode == "residual" and predictor == "classical":
+        raise InvalidImageError(
+            "--nroi-max-error none keeps the autoencoder's reconstruction alone outside the ROI, which needs a "
+            "network: add --predictor network (and --model NAME if no shipped model fits the input), or give a "
+            "bound such as --nroi-max-error 4"
+        )
+
+
+def _read_roi(image, roi_mask_path, roi_labels) -> np.ndarray:
+    """The mask file's ROI at the image's shape (a 2D mask covers every colour channel)."""
+    from medroi.io import read_mask
+
+    channels = int(image.metadata.get("channels") or 1) if isinstance(image.metadata, dict) else 1
+    shape = image.shape[:-1] if channels > 1 else image.shape
+    mask = read_mask(roi_mask_path, roi_labels, shape=shape)
+    return np.repeat(mask[..., None], channels, axis=-1) if channels > 1 else mask
+
+
 def compress_file(
     input_path: str | os.PathLike,
     output_path: str | os.PathLike,
     *,
     roi_mask_path: str | os.PathLike | None = None,
     roi_labels: Sequence[int] | None = None,
-    roi: str = "mask",
+    roi: str | None = None,
     roi_max_error: int = 0,
-    nroi_max_error: int | None = 4,
+    nroi_max_error: int | None | str = DEFAULT,
     entropy: str = "ans",
     mode: str = "residual",
     model: str | None = None,
@@ -102,43 +176,117 @@ def compress_file(
     frame: int | None = None,
     quantize_step: float | None = None,
     progress: bool = False,
+    label: str | None = None,
+    detect_labels: bool = False,
+    roi_margin: str | None = None,
+    roi_source: str | os.PathLike | None = None,
 ) -> dict:
     """Read a medical image, compress it to ``output_path`` (.mroi, atomic) and report.
 
-    ``roi``: "mask" (use ``roi_mask_path`` or no ROI), "auto" (the network's U-Net), "none".
+    ``roi``: None (default: the mask if given, else a shipped model that fits the input,
+    else none), "mask" (the mask file or none; no model), "auto" (a network's U-Net: ``model``
+    or the one that fits; refused when none fits), "none". A model's ROI comes from
+    :func:`auto_roi` (``roi_margin`` e.g. "3mm", default the model's; ``roi_source`` a
+    co-registered image, a BRATS case's FLAIR, whose ROI is used instead).
+    ``nroi_max_error``: a bound, None (the autoencoder's reconstruction alone) or DEFAULT:
+    4 where an ROI is known and 0 (lossless) where none is (no mask, no fitting model, or
+    an empty ROI). A bound given explicitly is always obeyed.
     ``mode``: "residual" (guaranteed bounds) or "paper" (autoencoder latent + mask only).
     ``predictor``: "classical" (default: it measured smaller files on BRATS, see
     benchmarks/results/codecs.md) or "network" (the autoencoder's reconstruction as one more
-    reference). ``model`` names the network (default: by input kind) for whatever uses it.
+    reference). ``model`` names the network (a bundle name or path); it overrides the choice
+    by what the input is (``medroi.networks.selection``).
+    ``label`` (why the caller knows this is a label image) or ``detect_labels`` (look at the
+    pixels) store label images losslessly. The result's ``roi_rule`` (see ``ROI_RULES``) and
+    ``message`` say which rule applied; both are recorded in the file (``file_info``).
     """
     from medroi import codec
-    from medroi.io import read_image, read_mask
+    from medroi.io import read_image
+    from medroi.labels import label_content_reason
+    from medroi.networks.selection import choose_model, describe_input, input_summary
 
     start = time.perf_counter()
-    output_path = check_output(output_path, force)
-    image = read_image(input_path, frame=frame, quantize_step=quantize_step)
-    if predictor not in ("classical", "network"):
-        raise InvalidImageError(f"predictor must be 'classical' or 'network', got {predictor!r}")
-    network = None
-    if roi == "auto" or mode == "paper" or predictor == "network":
-        network = load_network(model, image.format)
+    output_path = check_output(output_path, force)  # before any reading or network
+    _check_options(roi, mode, predictor, nroi_max_error)
+    explicit_bound = nroi_max_error != DEFAULT
+    image = read_image(input_path, frame=frame, quantize_step=quantize_step, colour="planes")
+    description = describe_input(image, input_path)
+    if label is None and detect_labels and roi_mask_path is None:
+        label = label_content_reason(image.array)
+    if label is not None:  # label images: lossless, whatever else was asked
+        roi, roi_mask_path, mode, predictor, model = "none", None, "residual", "classical", None
+        roi_max_error, nroi_max_error, explicit_bound = 0, 0, True
+
+    uses_network = roi == "auto" or mode == "paper" or predictor == "network"
+    model_name = model
+    if model_name is None and (uses_network or (roi in (None, DEFAULT) and roi_mask_path is None)):
+        model_name = choose_model(description)
+    if uses_network and model_name is None:
+        from medroi.networks.selection import shipped_models
+
+        raise InvalidImageError(
+            f"{input_path}: no shipped model fits this input ({input_summary(description)}); pass --model NAME "
+            f"to use one anyway (shipped: {', '.join(shipped_models()) or 'none'}), or drop the options that "
+            "need a network (--roi auto, --predictor network, --mode paper)"
+        )
+    if model_name is not None and description["channels"] > 1 and (uses_network or model is not None):
+        raise InvalidImageError(
+            f"{input_path}: the models take single-channel images, this one has {description['channels']} colour "
+            "channels; drop --model / --roi auto / --predictor network / --mode paper"
+        )
+    network, roi_auto = None, None
     if roi_mask_path is not None:
-        roi_mask = read_mask(roi_mask_path, roi_labels, shape=image.shape)
-    elif roi == "auto":
-        roi_mask = network.segment_volume(image.array)
+        roi_mask = _read_roi(image, roi_mask_path, roi_labels)
+        labels_text = "any non-zero label" if roi_labels is None else "labels " + ",".join(map(str, roi_labels))
+        source, rule = f"mask {roi_mask_path}, {labels_text}", "mask"
+    elif roi == "auto" or (roi in (None, DEFAULT) and model_name is not None and description["channels"] == 1):
+        network = load_network(model_name, image.format)
+        roi_mask, roi_auto = auto_roi(network, image, input_path, roi_source=roi_source, roi_margin=roi_margin)
+        why = "--model" if model is not None else f"fits {input_summary(description)}"
+        source, rule = f"model {network.identity['name']} ({why})", "model"
+        if roi_auto["status"] == "fallback":  # implausible prediction: the whole image is the ROI
+            source = (f"model {network.identity['name']} rejected its ROI ({roi_auto['reason']}): "
+                      "whole image kept within --roi-max-error")
+        elif roi_mask is None or not np.any(roi_mask):  # a model may find nothing
+            source = f"model {network.identity['name']} found none"
     else:
         roi_mask = None
+        if label is not None:
+            source = label
+        elif roi == "none":
+            source = "--roi none"
+        elif roi == "mask":
+            source = "no mask given"
+        else:
+            source = f"no mask given; no shipped model fits {input_summary(description)}"
+        rule = "label" if label is not None else "none"
+    has_roi = roi_mask is not None and bool(np.any(roi_mask))
+    if rule == "mask" and not has_roi:
+        source = f"mask {roi_mask_path} is empty"
+    if (predictor == "network" or mode == "paper") and network is None:
+        network = load_network(model_name, image.format)
+
     if mode == "paper":  # the paper's pipeline: latent + mask only, lossy everywhere
         roi_max_error = nroi_max_error = None
-        predictor = "network"
-    elif mode != "residual":
-        raise InvalidImageError(f"mode must be 'residual' or 'paper', got {mode!r}")
-    metadata = {"format": image.format, "name": Path(str(input_path)).name, "source": image.metadata}
+        predictor, rule = "network", "paper"
+    elif rule == "label":
+        pass
+    elif not has_roi:
+        rule = "no-roi-bound" if explicit_bound else "no-roi-lossless"
+        if not explicit_bound:
+            nroi_max_error = 0
+    elif not explicit_bound:
+        nroi_max_error = DEFAULT_NROI_MAX_ERROR
+    metadata = mroi_metadata(image.format, Path(str(input_path)).name, image.metadata, roi_rule=rule,
+                             roi_source=source,
+                             input_bytes=_input_bytes(input_path))  # for cr_vs_input_file in `medroi info`
+    if roi_auto is not None:
+        metadata["roi_auto"] = roi_auto
     bar = _SliceBar("compress", progress)
     try:
         data = codec.compress(
             image.array,
-            roi_mask,
+            roi_mask if has_roi else None,
             roi_max_error=roi_max_error,
             nroi_max_error=nroi_max_error,
             predictor=network if predictor == "network" else None,
@@ -148,9 +296,14 @@ def compress_file(
         )
     finally:
         bar.close()
+    stored = "pixels"
+    if mode == "residual" and frame is None and quantize_step is None:
+        kept = _kept_source(input_path, image, roi_mask, data, (roi_max_error, nroi_max_error))
+        if kept is not None:
+            data, stored = kept, "the input file, byte-exact (smaller than coding its pixels)"
     atomic_write_bytes(output_path, data, force=force)
     raw_bytes = int(image.array.nbytes)
-    input_bytes = _input_bytes(input_path)
+    input_bytes = metadata["input_bytes"]
     return {
         "input": str(input_path),
         "output": str(output_path),
@@ -164,13 +317,36 @@ def compress_file(
         "cr_vs_input_file": input_bytes / len(data) if input_bytes else None,
         "roi_max_error": roi_max_error,
         "nroi_max_error": nroi_max_error,
-        "roi_fraction": float(np.mean(roi_mask)) if roi_mask is not None else 0.0,
-        "roi": roi_description(roi_mask_path, roi_labels, roi),
+        "lossless": roi_max_error == 0 and nroi_max_error == 0 if has_roi else nroi_max_error == 0,
+        "roi_fraction": float(np.mean(roi_mask)) if has_roi else 0.0,
+        "roi_rule": rule,
+        "roi_source": source,
+        "roi": source,
+        "message": _message(rule, source, roi_max_error, nroi_max_error),
         "predictor": "classical" if predictor == "classical" else network.identity["name"],
-        "roi_model": network.identity["name"] if roi == "auto" and roi_mask_path is None else None,
+        "roi_model": network.identity["name"] if rule == "model" else None,
+        "roi_auto": roi_auto,
         "entropy": entropy,
+        "stored": stored,
         "seconds": time.perf_counter() - start,
     }
+
+
+def _kept_source(input_path, image, roi_mask, data: bytes, requested) -> bytes | None:
+    """.mroi bytes keeping the input file itself when that is smaller than ``data`` (an already
+    compressed JPEG / JPEG 2000 DICOM: its pixels stored losslessly take ~3x the file), else None."""
+    from medroi import codec
+    from medroi.codec import kept
+
+    path = Path(input_path)
+    if not path.is_file() or image.format not in kept.SUFFIXES or path.stat().st_size >= len(data):
+        return None
+    header = {k: v for k, v in codec.read_header(data).items() if k not in ("chunk_bytes", "file_bytes")}
+    # the image's own metadata is in the file itself; the rest (ROI rule, sizes) stays
+    header["metadata"] = {k: v for k, v in header["metadata"].items() if k != "source"}
+    mask = np.zeros(image.shape, bool) if roi_mask is None else roi_mask
+    candidate = kept.pack(header, path.read_bytes(), path.name, image.format, image.array, mask, requested)
+    return candidate if len(candidate) < len(data) else None
 
 
 def _input_bytes(path: str | os.PathLike) -> int:
@@ -188,10 +364,19 @@ def decompress_file(
     model: str | None = None,
     force: bool = False,
     progress: bool = False,
+    output_format: str | None = None,
+    max_output_bytes: int | str | None = None,
 ) -> dict:
-    """Decode a .mroi file and write the image in the format its extension names."""
+    """Decode a .mroi file and write the image in the format its extension names (or ``output_format``).
+
+    ``mask_out``: also write the decoded ROI mask, as uint8 labels (1 = ROI) in the format
+    its extension names, with the image's geometry (``medroi.io.mask_image``). DICOM output
+    of a lossy file is a new derived series (``medroi.io.dicom_write``). ``max_output_bytes``
+    (e.g. "8G") raises or lowers the decoder's memory cap (see ``medroi.codec.decompress``).
+    """
     from medroi import codec
     from medroi.io import MedicalImage, write_image
+    from medroi.io.api import mask_image
 
     start = time.perf_counter()
     check_output(output_path, force)
@@ -202,7 +387,7 @@ def decompress_file(
     predictor = _decoding_predictor(header, model)
     bar = _SliceBar("decompress", progress)
     try:
-        decoded = codec.decompress(data, predictor=predictor, progress=bar)
+        decoded = codec.decompress(data, predictor=predictor, progress=bar, max_output_bytes=max_output_bytes)
     finally:
         bar.close()
     source = decoded.metadata if isinstance(decoded.metadata, dict) else {}
@@ -213,13 +398,21 @@ def decompress_file(
         source=str(input_path),
     )
     lossy = None
-    if header["roi_max_error"] != 0 or header["nroi_max_error"] != 0:
+    roi_bound, nroi_bound = header["roi_max_error"], header["nroi_max_error"]
+    if (roi_bound != 0 and decoded.roi_mask.any()) or (nroi_bound != 0 and not decoded.roi_mask.all()):
         cr = decoded.array.nbytes / len(data)
-        lossy = {"ratio": round(cr, 2), "method": "MEDROI"}
-    written = write_image(image, output_path, force=force, lossy=lossy)
+        describe = lambda b: "the autoencoder's reconstruction" if b is None else f"max error {b}"  # noqa: E731
+        lossy = {"ratio": round(cr, 2), "method": "MEDROI",
+                 "description": f"medroi ROI compression: ROI {describe(roi_bound)}, elsewhere "
+                                f"{describe(nroi_bound)}; ratio {cr:.2f}"}
+    kept = header.get("kept_source")
+    if kept is not None and output_format is None and _same_format(output_path, kept):  # the user's file as it was
+        source_bytes, _ = codec.kept.source_file(codec.container.unpack(data))
+        written = atomic_write_bytes(output_path, source_bytes, force=force)
+    else:
+        written = write_image(image, output_path, force=force, lossy=lossy, fmt=output_format)
     if mask_out is not None:
-        mask_image = MedicalImage(decoded.roi_mask.astype(decoded.array.dtype), image.format, image.metadata)
-        write_image(mask_image, mask_out, force=force)
+        write_image(mask_image(image, decoded.roi_mask), mask_out, force=force)
     return {
         "input": str(input_path),
         "output": str(written),
@@ -229,8 +422,18 @@ def decompress_file(
         "roi_max_error": header["roi_max_error"],
         "nroi_max_error": header["nroi_max_error"],
         "lossless": lossy is None,
+        "roi_rule": source.get("roi_rule"),
+        "original_file_bytes_restored": kept is not None and output_format is None and _same_format(output_path, kept),
         "seconds": time.perf_counter() - start,
     }
+
+
+def _same_format(output_path, kept: dict) -> bool:
+    """Whether ``output_path`` names a file of the kept source's format (and gzip-ness for NIfTI)."""
+    from medroi.io.formats import format_from_extension
+
+    gz = str(output_path).lower().endswith(".gz") == str(kept["name"]).lower().endswith(".gz")
+    return format_from_extension(output_path) == kept["format"] and (kept["format"] != "nifti" or gz)
 
 
 def file_info(path: str | os.PathLike) -> dict:
@@ -246,19 +449,26 @@ def file_info(path: str | os.PathLike) -> dict:
         "file_bytes": header["file_bytes"],
         "shape": header["shape"],
         "dtype": header["dtype"],
-        "slices": len(header["chunk_bytes"]),
+        "slices": len(header["chunk_bytes"]) if "kept_source" not in header
+        else 1 if len(header["shape"]) == 2 else header["shape"][header["slice_axis"]],
         "slice_axis": header["slice_axis"],
         "source_format": metadata.get("format"),
         "source_name": metadata.get("name"),
         "roi_max_error": header["roi_max_error"],
         "nroi_max_error": header["nroi_max_error"],
         "roi_fraction": header.get("roi_fraction"),
+        "roi_rule": metadata.get("roi_rule"),
+        "roi_source": metadata.get("roi_source"),
+        "roi_auto": metadata.get("roi_auto"),
         "entropy": header["entropy"],
         "predictor": header["predictor"],
         "gop": header["gop"],
         "raw_bytes": raw,
         "cr": raw / header["file_bytes"],
+        "cr_vs_input_file": metadata["input_bytes"] / header["file_bytes"]
+        if isinstance(metadata.get("input_bytes"), int) and metadata["input_bytes"] > 0 else None,
         "medroi_version": header.get("medroi_version"),
+        "kept_source": header.get("kept_source"),
     }
 
 
@@ -271,16 +481,17 @@ def evaluate_files(
 ) -> dict:
     """Compare a reconstruction with its original: PSNR (overall/ROI/NROI), SSIM, max errors."""
     from medroi import metrics
-    from medroi.io import read_image, read_mask
+    from medroi.io import read_image
 
-    original = read_image(original_path).array
+    image = read_image(original_path)
+    original = image.array
     reconstruction = _read_any(reconstruction_path)
     if reconstruction.shape != original.shape:
         raise InvalidImageError(
             f"shapes differ: original {original.shape}, reconstruction {reconstruction.shape}; "
             "compare an image with its own reconstruction"
         )
-    roi = None if roi_mask_path is None else read_mask(roi_mask_path, roi_labels, shape=original.shape)
+    roi = None if roi_mask_path is None else _read_roi(image, roi_mask_path, roi_labels)
     report = metrics.region_report(original, reconstruction, roi)
     report.update({"original": str(original_path), "reconstruction": str(reconstruction_path)})
     return report
@@ -300,6 +511,7 @@ def preview_file(
     from medroi.io import read_image
     from medroi.preview import save_preview
 
+    check_output(output_path, force)  # before any decoding (which may load a network)
     data = _read_mroi(mroi_path)
     decoded = codec.decompress(data, predictor=_decoding_predictor(codec.read_header(data)))
     header = decoded.header

@@ -6,9 +6,11 @@ folders, single DICOM files and PNG/TIFF/JPEG images under ``output_dir``::
     a/b/x.nii.gz      -> OUTDIR/a/b/x.nii.gz.mroi
     a/series/ (DICOM) -> OUTDIR/a/series.mroi
 
-``decompress_tree(input_dir, output_dir, ...)`` mirrors it back (``x.nii.gz.mroi`` ->
-``x.nii.gz``, ``series.mroi`` -> a DICOM series folder, ``x.jpg.mroi`` -> ``x.png``, as
-JPEG is an input format only).
+``decompress_tree(input_dir, output_dir, ...)`` mirrors it back under the same names
+(``x.nii.gz.mroi`` -> ``x.nii.gz``, ``series.mroi`` -> a DICOM series folder, a DICOM file
+without extension keeps its name), except JPEG: it is stored as its decoded pixels and
+comes back as PNG (``x.jpg.mroi`` -> ``x.png``; the manifest's ``note`` says so), as JPEG
+output would be lossy again.
 
 ROI masks are paired by ``mask_pattern``: one or more patterns separated by ``|``, tried in
 order, each a path relative to the image's folder (or absolute) with the placeholders
@@ -22,9 +24,12 @@ The default, ``DEFAULT_MASK_PATTERN``, pairs the BRATS layout
 (``<case>/<case>_seg.nii.gz`` is the ROI of ``<case>/<case>_{flair,t1,t1ce,t2}.nii.gz``)
 and ``x_seg.ext`` / ``x_mask.ext`` beside ``x.ext``. The ROI is the mask's ``roi_labels``
 (default: any non-zero label; for BRATS that is the whole tumour, labels 1, 2, 4).
-Label images (every file a pattern pairs as a mask, and files named ``*_seg.*``,
-``*_mask.*``, ``*_label(s).*`` or kept under a ``masks/``, ``labels/`` or
-``segmentations/`` folder) are stored losslessly (both bounds 0, classical predictor).
+Images without a mask follow the library's rule (``api.compress_file``): a shipped model
+that fits the input finds the ROI, else the image is stored losslessly unless
+``nroi_max_error`` was given. Label images are stored losslessly (both bounds 0, classical
+predictor): every file a pattern pairs as a mask, files whose name says so (``*seg*``,
+``*mask*``, ``*label*``, ``*_lungs*``, ... or a ``masks/``, ``labels/`` folder; see
+``medroi.labels``), and unpaired files whose pixels are few integer values in flat regions.
 
 Each file is one task, run in-process (``workers=1``), in a pool of local processes
 (``workers=N``, default ``os.cpu_count()``) or on a Dask distributed cluster
@@ -43,10 +48,14 @@ writing into the same folder at once. One failing file never stops the batch: it
 manifest row says ``failed`` with the error message.
 
 Manifest: ``OUTDIR/manifest.csv`` and ``OUTDIR/manifest.json`` (written atomically,
-refreshed every few seconds while running and at the end), one row per file with
-input, output, role, mask, status (ok / skipped / failed), error, raw and compressed
-bytes, CR, bounds, entropy, ROI fraction and seconds. Paths in rows are relative to
-the input and output folders (both named in the JSON's ``settings``).
+refreshed every few seconds while running, at the end and on an interruption: Ctrl-C or
+SIGTERM lets the files in progress finish, lists every finished file and exits), one row
+per file with input, output, role (image / label), taken_as (e.g. "label, lossless (name
+has the label word 'lungs')", "image, lossless (no ROI)"), roi_rule (``api.ROI_RULES``),
+mask, status (ok / skipped / failed), error, note, raw and compressed bytes, CR, bounds,
+entropy, ROI fraction and seconds. Paths in rows are relative to the input and output
+folders (both named in the JSON's ``settings``). In the JSON, a value that is not a finite
+number is null.
 """
 
 from __future__ import annotations
@@ -63,7 +72,9 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
+from medroi.autoroi.inputs import brats_flair_sibling
 from medroi.errors import InputNotFoundError, MedroiError
+from medroi.autoroi.inputs import brats_flair_sibling
 
 #: Tried in order; see the module docstring for the placeholders.
 DEFAULT_MASK_PATTERN = "{case}_seg.nii.gz|{stem}_seg{ext}|{stem}_mask{ext}"
@@ -74,14 +85,15 @@ LOCK_NAME = ".medroi-batch.lock"
 MANIFEST_INTERVAL = 5.0
 
 MANIFEST_FIELDS = (
-    "input", "output", "role", "mask", "roi_labels", "status", "error", "format", "raw_bytes",
-    "compressed_bytes", "cr", "roi_max_error", "nroi_max_error", "entropy", "predictor",
-    "roi_fraction", "seconds",
+    "input", "output", "role", "taken_as", "roi_rule", "mask", "roi_labels", "status", "error", "note", "format",
+    "raw_bytes", "compressed_bytes", "cr", "roi_max_error", "nroi_max_error", "entropy", "predictor",
+    "roi_fraction", "seconds", "input_bytes", "stored", "roi_source",
+    "roi_status", "roi_reason",
 )
+JPEG_NOTE = "JPEG is stored as its decoded pixels (exactly) and decompresses to PNG: JPEG output would be lossy again"
+KEPT_NOTE = "the input file itself is kept byte-exact (smaller than coding its pixels) and comes back as it was"
 
-_IMAGE_FORMATS = ("nifti", "dicom", "png", "tiff", "jpeg")
-_LABEL_NAME = re.compile(r"_(seg|mask|masks|label|labels)$", re.IGNORECASE)
-_LABEL_FOLDERS = {"masks", "mask", "labels", "label", "segmentations", "segmentation"}
+_IMAGE_FORMATS = ("nifti", "dicom", "png", "tiff", "jpeg", "nrrd", "metaimage")
 # tempfile.mkstemp/mkdtemp names made by medroi.fsutil.atomic_output: ".<name>.<8 chars>.tmp..."
 _TEMP_NAME = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp")
 
@@ -193,11 +205,6 @@ def _patterns(pattern: str | Sequence[str] | None) -> list[str]:
     return [str(p) for p in pattern]
 
 
-def _looks_like_labels(path: Path) -> bool:
-    fields = _placeholders(path)
-    return bool(_LABEL_NAME.search(fields["stem"])) or path.parent.name.lower() in _LABEL_FOLDERS
-
-
 # --------------------------------------------------------------------------- tasks (run in workers)
 
 _network_cache: dict = {}
@@ -239,13 +246,22 @@ def run_task(task: dict) -> dict:
                                        force=task["force"], **task["options"])
             row.update(
                 status="ok", format=result["format"], raw_bytes=result["raw_bytes"],
+                role="label" if result["roi_rule"] == "label" else "image", roi_rule=result["roi_rule"],
+                taken_as=taken_as(result["roi_rule"], result["roi_source"], result["nroi_max_error"]),
                 compressed_bytes=result["compressed_bytes"], cr=result["cr"],
                 roi_max_error=result["roi_max_error"], nroi_max_error=result["nroi_max_error"],
                 entropy=result["entropy"], predictor=result["predictor"], roi_fraction=result["roi_fraction"],
+                input_bytes=result["input_bytes"], stored=result["stored"],
             )
+            if result["stored"] != "pixels":
+                row["note"] = KEPT_NOTE
+            auto = result.get("roi_auto")
+            if auto is not None:
+                row.update(roi_source=auto["source"], roi_status=auto["status"], roi_reason=auto["reason"])
         else:
             _install_model_cache()
-            result = api.decompress_file(task["input"], task["output"], model=task["model"], force=task["force"])
+            result = api.decompress_file(task["input"], task["output"], model=task["model"], force=task["force"],
+                                         output_format=task.get("format"))
             compressed = os.path.getsize(task["input"])
             raw = _raw_bytes(result["shape"], result["dtype"])
             row.update(
@@ -257,6 +273,19 @@ def run_task(task: dict) -> dict:
         row.update(status="failed", error=message.replace("\n", " "))
     row["seconds"] = time.perf_counter() - start
     return row
+
+
+def taken_as(rule: str, source: str, nroi_max_error) -> str:
+    """What the manifest says a file was taken as, e.g. "label, lossless (a paired mask)"."""
+    if rule == "label":
+        return f"label, lossless ({source})"
+    if rule == "no-roi-lossless":
+        return f"image, lossless (no ROI: {source})"
+    if rule == "no-roi-bound":
+        return f"image, whole image within {nroi_max_error} (no ROI: {source})"
+    if rule == "paper":
+        return "image, the paper's pipeline (lossy everywhere)"
+    return f"image, ROI from {source}"
 
 
 def _raw_bytes(shape, dtype) -> int:
@@ -281,10 +310,22 @@ def _run_serial(tasks: list[dict], done: Callable[[dict], None]) -> None:
         done(run_task(task))
 
 
+def _ignore_sigint() -> None:
+    """Worker initializer: Ctrl-C goes to the parent, which lets the files in progress finish."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _run_processes(tasks: list[dict], workers: int, done: Callable[[dict], None]) -> None:
-    """A pool of local processes; a task whose worker died is retried once in a fresh pool."""
+    """A pool of local processes; a task whose worker died is retried once in a fresh pool.
+
+    On KeyboardInterrupt (Ctrl-C, or SIGTERM via the CLI) the tasks not started are
+    cancelled and the ones running finish and are reported, so the manifest lists every
+    file written; a second interruption stops the workers at once.
+    """
     import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures import ProcessPoolExecutor, as_completed, wait
     from concurrent.futures.process import BrokenProcessPool
 
     context = multiprocessing.get_context("forkserver")
@@ -292,20 +333,42 @@ def _run_processes(tasks: list[dict], workers: int, done: Callable[[dict], None]
     pending = list(tasks)
     while pending:
         retry = []
-        with ProcessPoolExecutor(max_workers=min(workers, len(pending)), mp_context=context) as pool:
-            futures = {pool.submit(run_task, t): t for t in pending}
-            for future in as_completed(futures):
-                task = futures.pop(future)
-                try:
-                    done(future.result())
-                except BrokenProcessPool:
-                    attempts[id(task)] += 1
-                    if attempts[id(task)] >= 2:
-                        done(_failed(task, "the worker process died (out of memory?); rerun to retry"))
-                    else:
-                        retry.append(task)
-                except Exception as error:
-                    done(_failed(task, f"{type(error).__name__}: {error}"))
+        pool = ProcessPoolExecutor(max_workers=min(workers, len(pending)), mp_context=context,
+                                   initializer=_ignore_sigint)
+        futures = {pool.submit(run_task, t): t for t in pending}
+
+        def collect(future) -> None:
+            task = futures.pop(future)
+            try:
+                done(future.result())
+            except BrokenProcessPool:
+                attempts[id(task)] += 1
+                if attempts[id(task)] >= 2:
+                    done(_failed(task, "the worker process died (out of memory?); rerun to retry"))
+                else:
+                    retry.append(task)
+            except Exception as error:
+                done(_failed(task, f"{type(error).__name__}: {error}"))
+
+        try:
+            for future in as_completed(list(futures)):
+                collect(future)
+        except KeyboardInterrupt:
+            for future in list(futures):
+                if future.cancel():
+                    futures.pop(future)
+            print(f"medroi: interrupted; letting {len(futures)} file(s) in progress finish "
+                  "(interrupt again to stop now)", file=sys.stderr)
+            try:
+                wait(list(futures))
+                for future in list(futures):
+                    collect(future)
+            except KeyboardInterrupt:
+                for process in list(getattr(pool, "_processes", {}).values()):
+                    process.terminate()
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown(wait=True)
         pending = retry
 
 
@@ -367,9 +430,14 @@ def _execute(tasks: list[dict], *, workers: int | None, scheduler, done: Callabl
 def _locked(output_dir: Path):
     import fcntl
 
-    output_dir.mkdir(parents=True, exist_ok=True)
+    from medroi.fsutil import ensure_folder, not_writable
+
+    ensure_folder(output_dir)
     lock_path = output_dir / LOCK_NAME
-    handle = open(lock_path, "a+")
+    try:
+        handle = open(lock_path, "a+")
+    except OSError as error:
+        raise not_writable(output_dir, error) from error
     try:
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
@@ -420,8 +488,9 @@ def _previous_rows(output_dir: Path) -> dict[str, dict]:
 
 
 def _clean(value):
+    """Strict JSON: a non-finite number is null (the JSON's ``nulls`` says so)."""
     if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
+        return None
     return value
 
 
@@ -436,8 +505,9 @@ def write_manifest(output_dir: Path, rows: list[dict], settings: dict, summary: 
     for row in rows:
         writer.writerow({k: ("" if row.get(k) is None else _csv_value(row.get(k))) for k in MANIFEST_FIELDS})
     atomic_write_bytes(output_dir / MANIFEST_CSV, text.getvalue().encode(), force=True)
-    document = {"settings": settings, "summary": summary,
-                "files": [{k: _clean(row.get(k)) for k in MANIFEST_FIELDS} for row in rows]}
+    document = {"settings": settings, "summary": {k: _clean(v) for k, v in summary.items()},
+                "files": [{k: _clean(row.get(k)) for k in MANIFEST_FIELDS} for row in rows],
+                "nulls": "null: not applicable, or a number that is not finite"}
     data = json.dumps(document, indent=1, default=str, allow_nan=False).encode()
     atomic_write_bytes(output_dir / MANIFEST_JSON, data, force=True)
 
@@ -469,11 +539,14 @@ def _run_batch(kind: str, input_dir: Path, output_dir: Path, tasks: list[dict], 
         ok_rows = [r for r in rows if r["status"] in ("ok", "skipped")]
         raw = sum(r.get("raw_bytes") or 0 for r in ok_rows)
         compressed = sum(r.get("compressed_bytes") or 0 for r in ok_rows)
+        inputs = [r for r in ok_rows if r.get("input_bytes") and r.get("compressed_bytes")]  # compress only
         seconds = time.perf_counter() - start
         return {
             "input_dir": str(input_dir), "output_dir": str(output_dir), "files": total,
             "ok": counts["ok"], "skipped": counts["skipped"], "failed": counts["failed"],
             "raw_bytes": raw, "compressed_bytes": compressed, "cr": raw / compressed if compressed else None,
+            "cr_vs_input_file": (sum(int(r["input_bytes"]) for r in inputs)
+                                 / sum(int(r["compressed_bytes"]) for r in inputs)) if inputs else None,
             "seconds": seconds, "files_per_second": counts["ok"] / seconds if seconds > 0 else None,
             "engine": engine, "manifest": str(output_dir / MANIFEST_CSV),
         }
@@ -513,9 +586,9 @@ def compress_tree(
     *,
     mask_pattern: str | Sequence[str] | None = None,
     roi_labels: Sequence[int] | None = None,
-    roi: str | None = "mask",
+    roi: str | None = None,
     roi_max_error: int = 0,
-    nroi_max_error: int | None = 4,
+    nroi_max_error: int | None | str = "default",
     entropy: str = "ans",
     mode: str = "residual",
     model: str | None = None,
@@ -524,28 +597,33 @@ def compress_tree(
     scheduler=None,
     force: bool = False,
     progress: bool = True,
+    roi_margin: str | None = None,
 ) -> dict:
     """Compress every image under ``input_dir`` into a mirrored tree of .mroi files.
 
-    ``roi``: "mask" (each image's paired mask, else no ROI), "auto" (the network's U-Net),
-    "none" (masks ignored; every pixel within ``nroi_max_error``). Other arguments as in
-    ``api.compress_file``; ``workers``/``scheduler`` as in the module docstring; ``force``
-    redoes files that are already done. Returns the summary (counts ok/skipped/failed, bytes,
-    CR, seconds, engine, manifest path); per-file rows are in the manifest.
+    ``roi``: None (default: each image's paired mask, else a shipped model that fits it,
+    else no ROI and, without an explicit ``nroi_max_error``, lossless), "mask" (paired masks
+    only, no model), "auto" (a network's U-Net), "none" (masks ignored). Label images are
+    always stored losslessly (module docstring). When a model finds the ROI, the T1, T1ce
+    and T2 files of a BRATS-layout case get the ROI found on the case's FLAIR (co-registered:
+    one patient, one ROI). Other arguments as in ``api.compress_file``;
+    ``workers``/``scheduler`` as in the module docstring; ``force`` redoes files that are
+    already done. Returns the summary (counts ok/skipped/failed, bytes, CR, seconds, engine,
+    manifest path); per-file rows are in the manifest.
     """
     from medroi import api
+    from medroi.labels import label_name_reason
 
     input_dir, output_dir = _prepare_dirs(input_dir, output_dir)
-    roi = roi or "mask"
-    if roi not in ("mask", "auto", "none"):
-        raise MedroiError(f"roi must be 'mask', 'auto' or 'none', got {roi!r}")
+    if roi not in (None, "mask", "auto", "none"):
+        raise MedroiError(f"roi must be 'mask', 'auto', 'none' or None (default), got {roi!r}")
     labels = None if roi_labels is None else [int(v) for v in roi_labels]
     images = find_images(input_dir, exclude=[output_dir])
     if input_dir.resolve() == output_dir.resolve():
         raise MedroiError("the output folder must differ from the input folder")
 
     masks: dict[Path, Path | None] = {}
-    if roi == "mask":
+    if roi in (None, "mask"):
         for path, _fmt in images:
             masks[path] = find_mask(path, mask_pattern)
     mask_set = {os.path.realpath(m) for m in masks.values() if m is not None}
@@ -553,7 +631,7 @@ def compress_tree(
         "command": "compress", "input_dir": str(input_dir), "output_dir": str(output_dir),
         "mask_pattern": "|".join(_patterns(mask_pattern)), "roi_labels": labels, "roi": roi,
         "roi_max_error": roi_max_error, "nroi_max_error": nroi_max_error, "entropy": entropy, "mode": mode,
-        "model": model, "predictor": predictor,
+        "model": model, "predictor": predictor, "roi_margin": roi_margin,
     }
 
     with _locked(output_dir):
@@ -563,20 +641,24 @@ def compress_tree(
         for path, fmt in images:
             rel = path.relative_to(input_dir).as_posix()
             out = output_dir / (rel + ".mroi")
-            is_labels = os.path.realpath(path) in mask_set or _looks_like_labels(path)
-            mask = None if is_labels else masks.get(path)
-            if is_labels:
+            label = "a paired mask" if os.path.realpath(path) in mask_set else label_name_reason(path)
+            mask = None if label else masks.get(path)
+            if label:
                 options = dict(roi="none", roi_labels=None, roi_max_error=0, nroi_max_error=0, entropy=entropy,
-                               mode="residual", model=None, predictor="classical")
-            else:
+                               mode="residual", model=None, predictor="classical", label=label)
+            else:  # unpaired images are also checked for label-like pixels
                 options = dict(roi=roi, roi_labels=labels, roi_max_error=roi_max_error,
                                nroi_max_error=nroi_max_error, entropy=entropy, mode=mode, model=model,
-                               predictor=predictor)
+                               predictor=predictor, detect_labels=mask is None)
+                if roi in (None, "auto") and mask is None:  # a BRATS case: one patient, the FLAIR's ROI
+                    flair = brats_flair_sibling(path)
+                    options.update(roi_margin=roi_margin, roi_source=None if flair is None else str(flair))
             row = {"input": rel, "output": out.relative_to(output_dir).as_posix(),
-                   "role": "labels" if is_labels else "image",
+                   "role": "label" if label else "image",
+                   "taken_as": f"label, lossless ({label})" if label else None,
                    "mask": None if mask is None else os.path.relpath(mask, input_dir),
                    "roi_labels": None if mask is None else labels, "status": None, "error": None,
-                   "format": fmt, "entropy": entropy}
+                   "note": JPEG_NOTE if fmt == "jpeg" else None, "format": fmt, "entropy": entropy}
             redo = force
             if not force and out.exists():
                 info = _done_info(api, out, path, mask, options, row, previous.get(row["output"]))
@@ -612,22 +694,34 @@ def _done_info(api, out: Path, path: Path, mask: Path | None, options: dict, row
     except (MedroiError, OSError, ValueError, KeyError, TypeError):
         return None
     paper = options["mode"] == "paper"
+    rule = info.get("roi_rule")
     expected_roi = None if paper else options["roi_max_error"]
     expected_nroi = None if paper else options["nroi_max_error"]
+    if expected_nroi == api.DEFAULT:  # rule 1: what the default gave depends on whether an ROI was found
+        expected_nroi = 0 if rule == "no-roi-lossless" else api.DEFAULT_NROI_MAX_ERROR
     network = options["predictor"] == "network" or paper
+    if rule == "label" and options.get("detect_labels"):  # found a label by its pixels last time
+        expected_roi, expected_nroi, network = 0, 0, False
     kind = (info.get("predictor") or {}).get("kind") if isinstance(info.get("predictor"), dict) else None
-    if (info["roi_max_error"] != expected_roi or info["nroi_max_error"] != expected_nroi
-            or info["entropy"] != options["entropy"] or (kind == "network") != network
+    kept = info.get("kept_source")  # a kept input file: compare what was asked, not how it was stored
+    bounds = tuple(kept["requested"]) if kept else (info["roi_max_error"], info["nroi_max_error"])
+    if (bounds != (expected_roi, expected_nroi) or (kept is None and info["entropy"] != options["entropy"])
+            or (kind == "network") != network
             or info.get("source_name") != path.name):
         return None
     if previous is not None and previous.get("status") in ("ok", "skipped"):
         if previous.get("mask") != row["mask"] or previous.get("roi_labels") != row["roi_labels"]:
             return None
     predictor = info.get("predictor") or {}
-    return {"status": "skipped", "raw_bytes": info["raw_bytes"], "compressed_bytes": info["file_bytes"],
+    extra = {}
+    if rule is not None:
+        extra = {"roi_rule": rule, "role": "label" if rule == "label" else "image",
+                 "taken_as": taken_as(rule, info.get("roi_source") or "", info["nroi_max_error"])}
+    return {**extra, "status": "skipped", "raw_bytes": info["raw_bytes"], "compressed_bytes": info["file_bytes"],
             "cr": info["cr"], "roi_max_error": info["roi_max_error"], "nroi_max_error": info["nroi_max_error"],
             "entropy": info["entropy"], "roi_fraction": info.get("roi_fraction"),
-            "predictor": predictor.get("name") or predictor.get("kind"), "seconds": 0.0}
+            "predictor": predictor.get("name") or predictor.get("kind"), "seconds": 0.0,
+            "input_bytes": _size(path), "stored": "kept source" if info.get("kept_source") else "pixels"}
 
 
 def find_mroi_files(root: str | os.PathLike) -> list[Path]:
@@ -645,30 +739,43 @@ def find_mroi_files(root: str | os.PathLike) -> list[Path]:
 
 
 def decoded_name(mroi: Path, taken: set[str] | None = None) -> str:
-    """The output name for ``mroi``: the source name back (``x.nii.gz.mroi`` -> ``x.nii.gz``).
-
-    A JPEG source comes back as PNG (JPEG is input-only); a name without an image
-    extension is looked up in the header (a DICOM series -> a folder; a single DICOM file
-    gets ``.dcm``).
-    """
+    """The output name for ``mroi``: the source name back (``x.nii.gz.mroi`` -> ``x.nii.gz``,
+    ``IM0001.mroi`` -> ``IM0001``). A JPEG source comes back as PNG (JPEG output would be
+    lossy again; see ``JPEG_NOTE``), as ``x.png`` or, when that is taken, ``x.jpg.png``,
+    unless the .mroi keeps the JPEG file itself (``KEPT_NOTE``): then as ``x.jpg``, byte-exact."""
     from medroi.io.formats import format_from_extension
 
     name = mroi.name[: -len(".mroi")]
-    fmt = format_from_extension(name)
-    if fmt == "jpeg":
+    if format_from_extension(name) == "jpeg" and not _keeps_source(mroi):
         candidate = name[: -len(_image_ext(name))] + ".png"
         if taken is not None and candidate in taken:
             candidate = name + ".png"
         return candidate
-    if fmt is not None:
-        return name
+    return name
+
+
+def _keeps_source(mroi: Path) -> bool:
+    """Whether ``mroi`` keeps its input file byte-exact (``medroi.codec.kept``); False if unreadable."""
+    from medroi import codec
+
+    try:
+        return codec.read_header(mroi.read_bytes()).get("kept_source") is not None
+    except (MedroiError, OSError):
+        return False
+
+
+def _output_format(mroi: Path, name: str) -> str | None:
+    """The format to write when ``name`` has no image extension: the source's (from the header)."""
+    from medroi.io.formats import format_from_extension
+
+    if format_from_extension(name) is not None:
+        return None
     from medroi import api
 
     try:
-        source = api.file_info(mroi).get("source_format")
+        return api.file_info(mroi).get("source_format")
     except MedroiError:
-        return name
-    return name + ".dcm" if source == "dicom" else name
+        return None
 
 
 def decompress_tree(
@@ -690,6 +797,8 @@ def decompress_tree(
     input_dir, output_dir = _prepare_dirs(input_dir, output_dir)
     if input_dir.resolve() == output_dir.resolve():
         raise MedroiError("the output folder must differ from the input folder")
+    from medroi.io.formats import format_from_extension
+
     files = find_mroi_files(input_dir)
     settings = {"command": "decompress", "input_dir": str(input_dir), "output_dir": str(output_dir),
                 "model": model}
@@ -704,8 +813,10 @@ def decompress_tree(
             out = output_dir / rel_parent / decoded_name(path, names)
             names.add(out.name)
             rel = path.relative_to(input_dir).as_posix()
+            note = JPEG_NOTE if out.name != path.name[: -len(".mroi")] else (
+                KEPT_NOTE if format_from_extension(out.name) == "jpeg" else None)
             row = {"input": rel, "output": out.relative_to(output_dir).as_posix(), "role": None, "mask": None,
-                   "roi_labels": None, "status": None, "error": None}
+                   "roi_labels": None, "status": None, "error": None, "note": note}
             redo = force
             if not force and out.exists():
                 if out.stat().st_mtime >= path.stat().st_mtime:
@@ -716,7 +827,8 @@ def decompress_tree(
                     continue
                 redo = True
             tasks.append({"kind": "decompress", "input": str(path), "output": str(out), "model": model,
-                          "force": redo, "row": row, "size": _size(path)})
+                          "format": _output_format(path, out.name), "force": redo, "row": row,
+                          "size": _size(path)})
         return _run_batch("decompress", input_dir, output_dir, tasks, skipped, settings=settings,
                           workers=workers, scheduler=scheduler, progress=progress)
 

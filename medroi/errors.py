@@ -38,3 +38,11 @@ class ModelMismatchError(MedroiError):
 
 class OutputExistsError(MedroiError, FileExistsError):
     """The output exists and --force was not given."""
+
+
+class OutputNotWritableError(MedroiError, PermissionError):
+    """The output (file or folder) cannot be created where the user asked for it."""
+
+
+class LimitExceededError(MedroiError):
+    """Decoding a file would take more memory than the configured cap (raise it to proceed)."""

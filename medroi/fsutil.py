@@ -9,7 +9,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from medroi.errors import OutputExistsError
+from medroi.errors import MedroiError, OutputExistsError, OutputNotWritableError
 
 
 def check_output(path: str | os.PathLike, force: bool = False) -> Path:
@@ -34,15 +34,18 @@ def atomic_output(
     appears under its final name, even if the process is killed (the temp name is hidden).
     """
     path = check_output(path, force)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    ensure_folder(path.parent, path)
     prefix = f".{path.name}."
-    if directory:
-        tmp = Path(tempfile.mkdtemp(prefix=prefix, suffix=".tmp", dir=path.parent))
-    else:
-        suffix = ".tmp" + ("".join(path.suffixes) if keep_suffix else "")
-        fd, name = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=path.parent)
-        os.close(fd)
-        tmp = Path(name)
+    try:
+        if directory:
+            tmp = Path(tempfile.mkdtemp(prefix=prefix, suffix=".tmp", dir=path.parent))
+        else:
+            suffix = ".tmp" + ("".join(path.suffixes) if keep_suffix else "")
+            fd, name = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=path.parent)
+            os.close(fd)
+            tmp = Path(name)
+    except OSError as error:
+        raise not_writable(path, error) from error
     try:
         yield tmp
         # mkstemp/mkdtemp create private (0600/0700) entries: give the output the usual mode
@@ -50,13 +53,36 @@ def atomic_output(
         if directory and path.is_dir():
             shutil.rmtree(path)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as error:
         if tmp.is_dir():
             shutil.rmtree(tmp, ignore_errors=True)
         else:
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()
+        if isinstance(error, OSError) and not isinstance(error, MedroiError):
+            raise not_writable(path, error) from error  # name the user's path, not the temporary one
         raise
+
+
+def not_writable(path: str | os.PathLike, error: OSError) -> OutputNotWritableError:
+    """The error for an output that cannot be written, naming ``path`` (never a temporary name)."""
+    reason = error.strerror or type(error).__name__
+    return OutputNotWritableError(f"cannot write {path}: {reason}; choose an output location you can write to")
+
+
+def ensure_folder(folder: str | os.PathLike, target: str | os.PathLike | None = None) -> Path:
+    """Create ``folder`` (and parents) or raise OutputNotWritableError naming ``target`` (or it)."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise not_writable(folder if target is None else target, error) from error
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise OutputNotWritableError(
+            f"cannot write {folder if target is None else target}: permission denied; "
+            "choose an output location you can write to"
+        )
+    return folder
 
 
 def _umask() -> int:

@@ -72,11 +72,13 @@ def _check_within_bounds(tree: Path, out: Path, rows: list[dict]) -> None:
         error = np.abs(decoded.array.astype(np.int64) - original.astype(np.int64))
         roi = np.zeros(original.shape, bool)
         if row["mask"]:
-            roi = read_mask(tree / row["mask"], shape=original.shape)
+            colour = original.ndim == 3 and row["format"] != "nifti"  # colour planes share the 2D mask
+            roi = read_mask(tree / row["mask"], shape=original.shape[:2] if colour else original.shape)
+            roi = np.repeat(roi[..., None], original.shape[-1], axis=-1) if colour else roi
             assert np.array_equal(decoded.roi_mask, roi), row["input"]
         assert error[roi].max(initial=0) <= header["roi_max_error"], row["input"]
         assert error[~roi].max(initial=0) <= header["nroi_max_error"], row["input"]
-        if row["role"] == "labels":
+        if row["role"] == "label":
             assert error.max() == 0, row["input"]
 
 
@@ -180,8 +182,11 @@ def test_manifest_reports_corrupt_file_rest_succeed(tree, pool_run):
     assert (flair["roi_max_error"], flair["nroi_max_error"]) == ("0", "4")
     assert float(flair["cr"]) > 1 and float(flair["roi_fraction"]) > 0
     seg = rows[f"brats/{CASE}/{CASE}_seg.nii.gz"]
-    assert (seg["role"], seg["roi_max_error"], seg["nroi_max_error"]) == ("labels", "0", "0")
-    assert rows["xray/masks/gbcxr_011_lungs.png"]["role"] == "labels"
+    assert (seg["role"], seg["roi_max_error"], seg["nroi_max_error"]) == ("label", "0", "0")
+    assert seg["taken_as"].startswith("label, lossless")
+    assert rows["xray/masks/gbcxr_011_lungs.png"]["role"] == "label"
+    unpaired = rows["xray/images/mhh_19a01707.png"]  # no mask, no model for a PNG: lossless (rule 1)
+    assert (unpaired["roi_rule"], unpaired["nroi_max_error"]) == ("no-roi-lossless", "0")
     assert rows["xray/images/gbcxr_011.png"]["mask"] == "xray/masks/gbcxr_011_lungs.png"
     assert rows["xray/images/mhh_19a01707.png"]["mask"] == ""
     document = json.loads((out / "manifest.json").read_text())

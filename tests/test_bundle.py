@@ -67,6 +67,30 @@ def test_metadata_verifies(bundle):
         assert (bundle / name).is_file(), name
 
 
+@pytest.mark.parametrize("bundle", ALL_BUNDLES, ids=lambda b: b.name)
+def test_verify_net_in_out_passes_with_the_documented_arguments(bundle, monkeypatch):
+    """`python -m monai.bundle verify_net_in_out network_def --meta_file ... --config_file ...`
+    (the same function, in-process: it raises on a shape, channel or dtype mismatch)."""
+    from monai.bundle import verify_net_in_out
+
+    monkeypatch.chdir(bundle)
+    verify_net_in_out(net_id="network_def", meta_file="configs/metadata.json", config_file="configs/inference.yaml")
+
+
+@pytest.mark.parametrize("bundle", ALL_BUNDLES, ids=lambda b: b.name)
+def test_metadata_pins_released_versions(bundle):
+    from packaging.version import Version
+
+    meta = json.loads((bundle / "configs" / "metadata.json").read_text())
+    pins = {"monai": meta["monai_version"], "torch": meta["pytorch_version"], "numpy": meta["numpy_version"],
+            **meta["required_packages_version"]}
+    assert "medroi" not in pins  # not on any package index: the bundle ships inside medroi itself
+    for name, pin in pins.items():
+        version = Version(pin)
+        assert not (version.local or version.is_devrelease or version.is_prerelease), f"{name} {pin}"
+    assert meta["version"] in meta["changelog"]
+
+
 def test_brats_train_two_iterations_then_ae_stage_and_evaluate(synthetic_root, tmp_path):
     meta = str(BRATS / "configs" / "metadata.json")
     train = str(BRATS / "configs" / "train.yaml")
@@ -107,7 +131,8 @@ def test_brats_train_two_iterations_then_ae_stage_and_evaluate(synthetic_root, t
 
 
 def test_brats_multi_gpu_train_two_processes(synthetic_root, tmp_path):
-    env = dict(os.environ, PYTHONPATH=str(BRATS), OMP_NUM_THREADS="1")
+    # the checkout first: the venv may hold an editable install of another checkout
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(BRATS), str(REPO)]), OMP_NUM_THREADS="1")
     args = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nnodes=1", "--nproc_per_node=2",
             "-m", "monai.bundle", "run",
             "--config_file", "['configs/train.yaml','configs/multi_gpu_train.yaml']",
@@ -141,7 +166,7 @@ def test_shipped_weights_load_and_export_matches_runtime(bundle):
     parser = ConfigParser()
     parser.read_config(str(bundle / "configs" / "inference.yaml"))
     net = parser.get_parsed_content("network_def")
-    assert type(net) is JointNet  # the class the runtime's TorchScript was made from
+    assert isinstance(net, JointNet)  # RoiJointNet: JointNet's weights and exported methods, forward = ROI logits
     net.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
     net.eval()
     predictor = load_model(str(bundle), "nifti")
@@ -235,5 +260,36 @@ def test_brats_inference_yaml_compresses_a_real_volume(tmp_path):
     original = np.asarray(nib.load(str(flair)).dataobj)
     assert decoded.array.shape == original.shape and decoded.array.dtype == original.dtype
     assert decoded.roi_mask.any()  # the U-Net found an ROI
+    from medroi.networks.runtime import load_model
+
+    # the workflow's ROI (eager network, MONAI post-processing) is the one `medroi compress --roi auto` finds
+    np.testing.assert_array_equal(decoded.roi_mask, load_model(str(BRATS), "nifti").segment_volume(original))
     err = np.abs(decoded.array.astype(np.int64) - original)
     assert err[decoded.roi_mask].max() == 0 and err.max() <= 4  # default bounds: ROI 0, NROI 4
+
+
+def test_xray_inference_yaml_writes_the_runtime_roi_exactly(tmp_path):
+    """inference.yaml on one real radiograph: SaveMroid's file holds the runtime's ROI, exact."""
+    from conftest import require_data
+
+    from medroi import codec
+    from medroi.io import read_image
+    from medroi.networks.runtime import load_model
+
+    src = require_data("xray", "images", "gbcxr_011.png")
+    inp = tmp_path / "in"
+    inp.mkdir()
+    (inp / src.name).symlink_to(src)
+    (inp / "gbcxr_011_lungs.png").symlink_to(require_data("xray", "masks", "gbcxr_011_lungs.png"))  # left out
+    wf = ConfigWorkflow(workflow_type="infer", config_file=str(XRAY / "configs" / "inference.yaml"),
+                        meta_file=str(XRAY / "configs" / "metadata.json"), bundle_root=str(XRAY),
+                        dataset_dir=str(inp), output_dir=str(tmp_path / "out"), nroi_max_error=2)
+    wf.initialize()
+    assert wf.check_properties() == []
+    wf.run()
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["gbcxr_011.png.mroi"]
+    decoded = codec.decompress((tmp_path / "out" / "gbcxr_011.png.mroi").read_bytes())
+    original = read_image(src, colour="gray").array  # what the networks and the bundle read
+    np.testing.assert_array_equal(decoded.roi_mask, load_model(str(XRAY), "png").segment_volume(original))
+    err = np.abs(decoded.array.astype(np.int64) - original)
+    assert decoded.roi_mask.any() and err[decoded.roi_mask].max() == 0 and err.max() <= 2

@@ -19,7 +19,7 @@ def test_import_pulls_in_neither_torch_nor_monai():
     code = (
         "import sys, medroi.io as io\n"
         "io.detect_format\n"
-        "import medroi.io.nifti, medroi.io.dicom, medroi.io.dicom_write, medroi.io.raster\n"
+        "import medroi.io.nifti, medroi.io.dicom, medroi.io.dicom_write, medroi.io.raster, medroi.io.itk\n"
         "bad = [m for m in ('torch', 'monai') if m in sys.modules]\n"
         "assert not bad, bad\n"
     )
@@ -29,7 +29,8 @@ def test_import_pulls_in_neither_torch_nor_monai():
 @pytest.mark.parametrize(
     ("name", "expected"),
     [("a.nii", "nifti"), ("a.NII.GZ", "nifti"), ("a.dcm", "dicom"), ("a.png", "png"),
-     ("a.tif", "tiff"), ("a.TIFF", "tiff"), ("a.jpg", "jpeg"), ("a.jpeg", "jpeg")],
+     ("a.tif", "tiff"), ("a.TIFF", "tiff"), ("a.jpg", "jpeg"), ("a.jpeg", "jpeg"), ("a.nrrd", "nrrd"),
+     ("a.nhdr", "nrrd"), ("a.MHA", "metaimage"), ("a.mhd", "metaimage")],
 )
 def test_detect_by_extension(tmp_path, name, expected):
     path = tmp_path / name
@@ -58,7 +59,7 @@ def test_missing_path(tmp_path):
 
 
 def test_unsupported_extension_lists_the_formats(tmp_path):
-    path = tmp_path / "scan.mha"
+    path = tmp_path / "scan.hdr"
     path.write_bytes(b"ObjectType = Image\n")
     with pytest.raises(UnsupportedFormatError, match=r"NIfTI.*DICOM.*PNG"):
         read_image(path)
@@ -68,7 +69,7 @@ def test_unsupported_extension_lists_the_formats(tmp_path):
         read_image(empty_folder)
     image = MedicalImage(np.zeros((2, 2), np.uint8), "png", {})
     with pytest.raises(UnsupportedFormatError, match="Supported"):
-        write_image(image, tmp_path / "out.mha")
+        write_image(image, tmp_path / "out.hdr")
 
 
 def test_garbage_png_is_a_medroi_error(tmp_path):

@@ -37,6 +37,10 @@ LOSSY_ALLOWED = ALWAYS_ALLOWED | {
     pydicom.tag.Tag(0x0028, 0x2114),  # Lossy Image Compression Method
     pydicom.tag.Tag(0x0008, 0x0018),  # SOP Instance UID
     pydicom.tag.Tag(0x0002, 0x0003),  # Media Storage SOP Instance UID
+    pydicom.tag.Tag(0x0020, 0x000E),  # Series Instance UID (a lossy result is a new series)
+    pydicom.tag.Tag(0x0008, 0x0008),  # Image Type (value 1 DERIVED; checked on its own)
+    pydicom.tag.Tag(0x0008, 0x2111),  # Derivation Description (appended)
+    pydicom.tag.Tag(0x0008, 0x9215),  # Derivation Code Sequence (113040 Lossy Compression appended)
 }
 
 
@@ -136,7 +140,11 @@ def test_lossy_output_is_flagged_with_a_new_uid(tmp_path):
     assert float(written.LossyImageCompressionRatio) == 12.5
     assert written.LossyImageCompressionMethod == "MEDROI"
     assert written.SOPInstanceUID != original.SOPInstanceUID
+    assert written.SeriesInstanceUID != original.SeriesInstanceUID
     assert written.file_meta.MediaStorageSOPInstanceUID == written.SOPInstanceUID
+    assert list(written.ImageType) == ["DERIVED", *list(original.ImageType)[1:]]
+    assert written.DerivationDescription.startswith(original.DerivationDescription + "; ")
+    assert written.DerivationCodeSequence[-1].CodeValue == "113040"
     assert_same_elements(original, written, LOSSY_ALLOWED)
 
 
@@ -145,7 +153,7 @@ def test_lossy_history_is_appended_for_an_already_lossy_source(tmp_path):
     original = pydicom.dcmread(src, stop_before_pixels=True)
     out = write_image(read_image(src), tmp_path / "again.dcm", lossy={"ratio": 3, "method": "MEDROI"})
     written = pydicom.dcmread(out, stop_before_pixels=True)
-    before = _as_list(original.get("LossyImageCompressionMethod"))
+    before = _as_list(original.get("LossyImageCompressionMethod")) or ["ISO_15444_1"]  # from the transfer syntax
     assert _as_list(written.LossyImageCompressionMethod) == [*before, "MEDROI"]
     ratios = _as_list(original.get("LossyImageCompressionRatio"))
     assert [float(r) for r in _as_list(written.LossyImageCompressionRatio)] == [*map(float, ratios), 3.0]

@@ -34,13 +34,13 @@ def test_uint16_png_keeps_dtype_and_axes(tmp_path):
     assert again.array.dtype == np.uint16
 
 
-def test_rgb_png_becomes_gray_with_a_warning(tmp_path, caplog):
+def test_rgb_png_becomes_gray_with_a_warning_when_asked(tmp_path, caplog):
     rng = np.random.default_rng(3)
     rgb = rng.integers(0, 256, (6, 4, 3), dtype=np.uint8)
     src = tmp_path / "colour.png"
     Image.fromarray(rgb).save(src)
     with caplog.at_level(logging.WARNING, logger="medroi"):
-        image = read_image(src)
+        image = read_image(src, colour="gray")
     assert any("luminance" in r.getMessage() for r in caplog.records)
     assert image.array.shape == (6, 4) and image.array.dtype == np.uint8
     r, g, b = (rgb[..., i].astype(float) for i in range(3))
@@ -128,21 +128,21 @@ def test_xray_round_trip(tmp_path, name):
     image = read_image(src)
     json.dumps(image.metadata)
     with Image.open(src) as pil:
-        assert image.array.shape == (pil.height, pil.width)
         pixels = np.asarray(pil)
+    colour = pixels.ndim == 3 and not all(np.array_equal(pixels[..., 0], pixels[..., c]) for c in (1, 2))
     if pixels.ndim == 2:
         np.testing.assert_array_equal(image.array, pixels)
-    elif np.array_equal(pixels[..., 0], pixels[..., 1]) and np.array_equal(pixels[..., 1], pixels[..., 2]):
+    elif not colour:
         np.testing.assert_array_equal(image.array, pixels[..., 0])
-    else:
-        luminance = pixels[..., :3].astype(float) @ np.array([0.299, 0.587, 0.114])
-        assert np.max(np.abs(image.array - luminance)) <= 0.5 + 1e-9
+    else:  # colour is kept exactly, as planes
+        np.testing.assert_array_equal(image.array, pixels[..., :3])
+        assert image.metadata["channels"] == 3
     assert image.array.dtype == np.uint8
     out = write_image(image, tmp_path / (src.stem + ".png"))
     again = read_image(out)
     np.testing.assert_array_equal(again.array, image.array)
     assert again.array.dtype == image.array.dtype
-    assert again.format == "png" and again.metadata["mode"] == "L"
+    assert again.format == "png" and again.metadata["mode"] == ("RGB" if colour else "L")
     if image.metadata["dpi"]:  # PNG stores pixels per metre: 96 dpi comes back as 96.012
         assert again.metadata["dpi"] == pytest.approx(image.metadata["dpi"], rel=1e-3)
 
@@ -151,11 +151,13 @@ def test_xray_lung_mask():
     lungs = require_data("xray", "masks", "gbcxr_011_lungs.png")
     image = read_image(require_data("xray", "images", "gbcxr_011.png"))
     labels = np.asarray(Image.open(lungs))
-    mask = read_mask(lungs, labels=(1, 2), shape=image.array.shape)
+    mask = read_mask(lungs, labels=(1, 2), shape=image.array.shape[:2])
     np.testing.assert_array_equal(mask, np.isin(labels, (1, 2)))
     assert mask.any() and not mask.all()
     with pytest.raises(InvalidImageError, match="differs"):
         read_mask(lungs, shape=(image.array.shape[0] + 1, image.array.shape[1]))
+    with pytest.raises(InvalidImageError, match="none of labels 7"):
+        read_mask(lungs, labels=(7,))
 
 
 def test_bilevel_png_round_trips_as_bilevel(tmp_path):

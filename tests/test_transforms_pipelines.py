@@ -147,7 +147,7 @@ def test_brats_config_on_a_real_case(read_image) -> None:
 def test_xray_config_on_a_real_radiograph_with_lung_mask(read_image) -> None:
     image_path = require_data("xray", "images", "gbcxr_011.png")
     mask_path = require_data("xray", "masks", "gbcxr_011_lungs.png")
-    original = np.asarray(read_image(image_path).array)
+    original = np.asarray(read_image(image_path, colour="gray").array)  # the pipeline loads radiographs gray
     parser = _parse("xray.yaml")
     preprocess = parser.get_parsed_content("preprocess")
     out = preprocess({"image": str(image_path), "label": str(mask_path)})

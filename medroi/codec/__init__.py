@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from medroi import __version__
-from medroi.codec import container
+from medroi.codec import container, kept, limits
 from medroi.codec.entropy import Decoder, Encoder
 from medroi.codec.predictors import Predictor, network_references, reference_checksum
 from medroi.codec.slice_coder import Bounds, Models, decode_mask, decode_pixels, encode_mask, encode_pixels
@@ -181,39 +181,65 @@ def _temporal_references(history: list[np.ndarray]) -> list[np.ndarray]:
     return [history[0], 2 * history[0] - history[1]]
 
 
+def _int(value, what: str) -> int:
+    """A JSON integer (not a bool, float or string): damaged headers must not be guessed at."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise CorruptFileError(f"file header is damaged: {what} is {value!r}, not an integer")
+    return value
+
+
 def _validated_header(parsed: container.Container) -> dict:
-    header = parsed.header
+    """The header with every field the decoder uses type-checked and in range (a normalized copy)."""
+    header = dict(parsed.header)
     try:
-        shape = [int(n) for n in header["shape"]]
-        dtype = str(header["dtype"])
-        slice_axis = int(header["slice_axis"])
-        lo, hi = (int(v) for v in header["value_range"])
-        _check_bound("roi_max_error", header["roi_max_error"], allow_none=True)
-        _check_bound("nroi_max_error", header["nroi_max_error"], allow_none=True)
-        gop = int(header["gop"])
-        entropy = str(header["entropy"])
-        predictor = dict(header["predictor"])
+        shape = [_int(n, "a shape entry") for n in header["shape"]]
+        dtype = header["dtype"]
+        slice_axis = _int(header["slice_axis"], "slice_axis")
+        lo, hi = (_int(v, "value_range") for v in header["value_range"])
+        bounds = [header["roi_max_error"], header["nroi_max_error"]]
+        for name, value in zip(("roi_max_error", "nroi_max_error"), bounds):
+            if value is not None:
+                _int(value, name)
+            _check_bound(name, value, allow_none=True)
+        gop = _int(header["gop"], "gop")
+        entropy = header["entropy"]
+        predictor = header["predictor"]
+        metadata = header.get("metadata", {})
     except (KeyError, TypeError, ValueError, InvalidImageError) as error:
         raise CorruptFileError(f"file header is incomplete or damaged ({error})") from error
+    if not isinstance(predictor, dict) or not isinstance(metadata, dict):
+        raise CorruptFileError("file header is damaged: predictor and metadata must be JSON objects")
     if len(shape) not in (2, 3) or min(shape) < 1 or max(shape) > MAX_DIM or int(np.prod(shape)) > MAX_VOXELS:
         raise CorruptFileError(f"file header declares an impossible shape {shape}")
-    if dtype not in SUPPORTED_DTYPES:
+    if not isinstance(dtype, str) or dtype not in SUPPORTED_DTYPES:
         raise CorruptFileError(f"file header declares an unsupported dtype {dtype!r}")
     info = np.iinfo(dtype)
     if not (0 <= slice_axis < len(shape)) or not (info.min <= lo <= hi <= info.max) or gop < 1:
         raise CorruptFileError("file header has inconsistent values (axis, value range or gop)")
     if entropy not in ("ans", "huffman") or predictor.get("kind") not in ("classical", "network"):
         raise CorruptFileError("file header names an unknown entropy coder or predictor")
+    if None in bounds and predictor["kind"] != "network":
+        raise CorruptFileError("file header is damaged: a bound of None (network only) without a network")
     n_slices = 1 if len(shape) == 2 else shape[slice_axis]
     if len(parsed.index) != n_slices:
         raise CorruptFileError(f"file has {len(parsed.index)} chunks for {n_slices} slices")
+    header.update(shape=shape, slice_axis=slice_axis, value_range=[lo, hi], gop=gop, metadata=metadata)
     return header
+
+
+def _slice_shape(header: dict) -> tuple[int, int]:
+    shape, axis = header["shape"], header["slice_axis"]
+    return tuple(shape) if len(shape) == 2 else tuple(n for i, n in enumerate(shape) if i != axis)
 
 
 def read_header(data: bytes) -> dict:
     """The checked JSON header of .mroi bytes, with the file's chunk sizes added."""
     parsed = container.unpack(data)
-    header = dict(_validated_header(parsed))
+    if kept.is_kept(parsed.header):
+        kept.check(parsed)
+        header = dict(parsed.header)
+    else:
+        header = dict(_validated_header(parsed))
     header["chunk_bytes"] = [length for _, length, _ in parsed.index]
     header["file_bytes"] = len(parsed.data)
     return header
@@ -222,13 +248,16 @@ def read_header(data: bytes) -> dict:
 class _SliceDecoder:
     """Decodes slices of one file, reusing the previous slice of a group."""
 
-    def __init__(self, data: bytes, predictor: Predictor | None):
+    def __init__(self, data: bytes, predictor: Predictor | None, max_output_bytes: int | str | None,
+                 whole: bool = True):
         self.parsed = container.unpack(data)
         self.header = _validated_header(self.parsed)
         header = self.header
-        shape = header["shape"]
-        axis = header["slice_axis"]
-        self.slice_shape = tuple(shape) if len(shape) == 2 else tuple(n for i, n in enumerate(shape) if i != axis)
+        self.slice_shape = _slice_shape(header)
+        # a slice alone keeps at most two decoded slices of its group alive
+        kept = len(self.parsed.index) if whole else 2
+        limits.check_decode_size(header["shape"], header["dtype"], self.slice_shape[0] * self.slice_shape[1], kept,
+                                 header["predictor"]["kind"] == "network", max_output_bytes)
         self.value_range = tuple(header["value_range"])
         self.bounds = Bounds(header["roi_max_error"], header["nroi_max_error"])
         self.entropy = header["entropy"]
@@ -284,11 +313,22 @@ def _assemble(header: dict, stack: np.ndarray) -> np.ndarray:
 
 
 def decompress(
-    data: bytes, predictor: Predictor | None = None, progress: Callable[[int, int], None] | None = None
+    data: bytes,
+    predictor: Predictor | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    max_output_bytes: int | str | None = None,
 ) -> DecodedImage:
     """Decode .mroi bytes to (array, roi_mask, metadata) at the original shape and dtype;
-    ``progress(done, total)`` is called after each slice."""
-    decoder = _SliceDecoder(data, predictor)
+    ``progress(done, total)`` is called after each slice.
+
+    ``max_output_bytes`` caps the memory the header may claim (image + mask + one slice's
+    working set; default 4 GiB or $MEDROI_MAX_OUTPUT_BYTES): above it, LimitExceededError
+    is raised before anything is allocated."""
+    parsed = container.unpack(data)
+    if kept.is_kept(parsed.header):  # the input file itself was kept (see medroi.codec.kept)
+        array, mask, metadata = kept.decode(parsed)
+        return DecodedImage(array, mask, metadata, parsed.header)
+    decoder = _SliceDecoder(data, predictor, max_output_bytes)
     header = decoder.header
     n_slices = len(decoder.parsed.index)
     dtype = np.dtype(header["dtype"])
@@ -300,12 +340,26 @@ def decompress(
         masks[k] = mask
         if progress is not None:
             progress(k + 1, n_slices)
-    return DecodedImage(_assemble(header, stack), _assemble(header, masks), dict(header.get("metadata", {})), header)
+    return DecodedImage(_assemble(header, stack), _assemble(header, masks), dict(header["metadata"]), header)
 
 
-def decompress_slice(data: bytes, k: int, predictor: Predictor | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Decode slice ``k`` alone (plus at most ``gop - 1`` slices before it in its group)."""
-    decoder = _SliceDecoder(data, predictor)
+def decompress_slice(
+    data: bytes, k: int, predictor: Predictor | None = None, max_output_bytes: int | str | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Decode slice ``k`` alone (plus at most ``gop - 1`` slices before it in its group);
+    ``max_output_bytes`` as for ``decompress``."""
+    parsed = container.unpack(data)
+    if kept.is_kept(parsed.header):  # a kept file decodes whole
+        array, mask, _ = kept.decode(parsed)
+        if array.ndim == 2:
+            array, mask = array[None], mask[None]
+        else:
+            axis = parsed.header["slice_axis"]
+            array, mask = np.moveaxis(array, axis, 0), np.moveaxis(mask, axis, 0)
+        if not 0 <= k < array.shape[0]:
+            raise InvalidImageError(f"slice {k} does not exist (the file has {array.shape[0]})")
+        return array[k], mask[k]
+    decoder = _SliceDecoder(data, predictor, max_output_bytes, whole=False)
     if not 0 <= k < len(decoder.parsed.index):
         raise InvalidImageError(f"slice {k} does not exist (the file has {len(decoder.parsed.index)})")
     recon, mask = decoder.decode(k)

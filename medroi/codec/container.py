@@ -104,9 +104,9 @@ def unpack(data: bytes) -> Container:
     (header_crc, n_chunks) = struct.unpack_from("<II", data, start + header_length)
     if zlib.crc32(header_bytes) != header_crc:
         raise CorruptFileError("file header is damaged: CRC mismatch")
-    try:
+    try:  # ValueError: bad JSON, over-long integer literals; RecursionError: deep nesting
         header = json.loads(header_bytes.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+    except (ValueError, RecursionError) as error:  # UnicodeDecodeError is a ValueError
         raise CorruptFileError(f"file header is not valid JSON ({error})") from error
     if not isinstance(header, dict):
         raise CorruptFileError("file header is not a JSON object")

@@ -196,6 +196,7 @@ class Decoder:
             raise CorruptFileError("entropy-coded payload length is not a multiple of 4 bytes")
         words = np.frombuffer(payload, dtype="<u4").astype(np.uint32)
         self.entropy = entropy
+        self.payload_bytes = len(payload)  # bounds what a hostile length field may ask to decode
         if entropy == "ans":
             if words.size and words[-1] == 0:
                 raise CorruptFileError("entropy-coded payload is malformed (ANS head word is zero)")

@@ -59,7 +59,7 @@ def _make_pass(rows, cols, offsets1, offsets2, height, width) -> Pass:
     )
 
 
-@functools.lru_cache(maxsize=16)
+@functools.lru_cache(maxsize=2)  # a few slice shapes per process: big slices cost ~40 B per pixel each
 def interlace_passes(height: int, width: int) -> tuple[Pass, ...]:
     """All passes after the first pixel, coarse to fine, for a ``height`` x ``width`` slice."""
     step = 1

@@ -118,7 +118,7 @@ class NetworkPredictor:
             )
         try:
             window = (int(recorded["window"][0]), int(recorded["window"][1]))
-        except (KeyError, TypeError, ValueError, IndexError) as error:
+        except (KeyError, TypeError, ValueError, IndexError, OverflowError) as error:
             raise CorruptFileError("file header lacks the network's intensity window") from error
         if window[1] <= window[0]:
             raise CorruptFileError("file header has an empty network intensity window")

@@ -246,6 +246,8 @@ def _emit_bytes(encoder: Encoder, data: bytes) -> None:
 
 def _read_bytes(decoder: Decoder) -> bytes:
     length = _read_value(decoder, _MAX_PIXEL_BYTES)
+    if length > decoder.payload_bytes:  # 8 bits each: more bytes than the chunk holds is damage
+        raise CorruptFileError(f"a coded byte run claims {length} bytes in a {decoder.payload_bytes}-byte chunk")
     return decoder.read(length, entropy.uniform(256)).astype(np.uint8).tobytes()
 
 

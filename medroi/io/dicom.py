@@ -16,7 +16,7 @@ import pydicom
 from pydicom.errors import InvalidDicomError
 
 from medroi.errors import InvalidImageError, UnsupportedFormatError
-from medroi.io.formats import dicom_files_in, format_from_extension, has_dicm_preamble
+from medroi.io.formats import dicom_files_in, format_from_extension, has_dicm_preamble, looks_like_raw_dicom
 from medroi.io.image import MedicalImage
 from medroi.io.numeric import check_not_empty
 
@@ -35,13 +35,45 @@ def _scalar(value, kind=float):
     return None if value is None or value == "" else kind(value)
 
 
+def _raw_dicom(path: Path) -> bool:
+    """A file without extension that starts like a DICOM data set with no preamble."""
+    if format_from_extension(path) is not None:
+        return False
+    with open(path, "rb") as handle:
+        return looks_like_raw_dicom(handle.read(8))
+
+
+#: JPEG lossless (processes 14 and 14 SV1): decoded with imagecodecs when pydicom has no plugin.
+_LJPEG_SYNTAXES = ("1.2.840.10008.1.2.4.57", "1.2.840.10008.1.2.4.70")
+
+
+def _ljpeg_pixels(ds: pydicom.Dataset) -> np.ndarray:
+    """Stored values of a JPEG-lossless data set, (frames, rows, cols) or (rows, cols)."""
+    import imagecodecs
+    from pydicom.encaps import generate_frames
+
+    n_frames = int(ds.get("NumberOfFrames", 1) or 1)
+    frames = [np.asarray(imagecodecs.ljpeg_decode(f)) for f in generate_frames(ds.PixelData, number_of_frames=n_frames)]
+    rows, cols = int(ds.Rows), int(ds.Columns)
+    if len(frames) != n_frames or any(f.shape != (rows, cols) for f in frames):
+        raise ValueError(f"decoded {len(frames)} frame(s) of {frames[0].shape if frames else None}, "
+                         f"the header says {n_frames} of {(rows, cols)}")
+    bits = int(ds.get("BitsStored", ds.BitsAllocated))
+    array = np.stack(frames).astype(np.int64) & ((1 << bits) - 1)
+    if int(ds.get("PixelRepresentation", 0)) == 1:  # two's complement in `bits` bits
+        array = np.where(array >= 1 << (bits - 1), array - (1 << bits), array)
+    dtype = np.dtype(f"{'i' if int(ds.get('PixelRepresentation', 0)) else 'u'}{int(ds.BitsAllocated) // 8}")
+    array = array.astype(dtype)
+    return array if n_frames > 1 else array[0]
+
+
 def dcmread_checked(path: Path) -> pydicom.Dataset:
     """Read a DICOM file with its pixel data, turning every pydicom failure into a MedroiError."""
     try:
         try:
             ds = pydicom.dcmread(str(path))
         except InvalidDicomError:
-            if format_from_extension(path) != "dicom" or has_dicm_preamble(path):
+            if has_dicm_preamble(path) or not (format_from_extension(path) == "dicom" or _raw_dicom(path)):
                 raise
             ds = pydicom.dcmread(str(path), force=True)  # a .dcm without the Part 10 preamble
     except Exception as exc:
@@ -67,19 +99,34 @@ def decode_pixels(ds: pydicom.Dataset, path: Path) -> np.ndarray:
     if samples != 1:
         raise UnsupportedFormatError(
             f"{path}: colour DICOM ({samples} samples per pixel, {ds.get('PhotometricInterpretation')}) is not "
-            "supported; medroi codes grayscale images"
+            "supported: medroi codes grayscale DICOM and refuses colour rather than convert it to gray; keep the "
+            "original file (or export its frames as PNG, which medroi stores exactly)"
         )
     syntax = getattr(ds, "file_meta", pydicom.Dataset()).get("TransferSyntaxUID")
     try:
         array = ds.pixel_array
     except (NotImplementedError, RuntimeError) as exc:
         name = getattr(syntax, "name", syntax)
+        if str(syntax) in _LJPEG_SYNTAXES:
+            try:
+                array = _ljpeg_pixels(ds)
+            except ImportError:
+                pass
+            except Exception as ljpeg_exc:
+                raise InvalidImageError(f"{path}: the JPEG lossless pixel data cannot be decoded ({ljpeg_exc})") from exc
+            else:
+                return _finish_pixels(ds, array, path)
         raise UnsupportedFormatError(
             f"{path}: cannot decode transfer syntax {name} ({exc}); install a decoder "
             "(pip install pylibjpeg pylibjpeg-openjpeg pylibjpeg-libjpeg) or decompress the file first"
         ) from exc
     except Exception as exc:
         raise InvalidImageError(f"{path}: the pixel data cannot be decoded ({exc}); the file may be damaged") from exc
+    return _finish_pixels(ds, array, path)
+
+
+def _finish_pixels(ds: pydicom.Dataset, array: np.ndarray, path: Path) -> np.ndarray:
+    """Native byte order; frames moved to the last axis."""
     if array.dtype.kind not in "iu":
         raise UnsupportedFormatError(f"{path}: pixel type {array.dtype} is not supported")
     if array.dtype.byteorder not in ("=", "|"):
@@ -90,8 +137,33 @@ def decode_pixels(ds: pydicom.Dataset, path: Path) -> np.ndarray:
     return array
 
 
+def _complete_lossy_ratio(ds: pydicom.Dataset) -> None:
+    """A lossy compressed source without Lossy Image Compression Ratio gets the ratio its
+    pixel data shows, so that a later lossy step appends to a complete history."""
+    from medroi.io.dicom_write import LOSSY_SYNTAX_METHODS
+
+    syntax = str(getattr(ds, "file_meta", pydicom.Dataset()).get("TransferSyntaxUID", ""))
+    if syntax not in LOSSY_SYNTAX_METHODS or ds.get("LossyImageCompression") != "01":
+        return
+    if ds.get("LossyImageCompressionRatio") not in (None, "") or not ds.get("PixelData"):
+        return
+    raw = int(ds.Rows) * int(ds.Columns) * int(ds.get("NumberOfFrames", 1) or 1) \
+        * int(ds.get("SamplesPerPixel", 1) or 1) * int(ds.BitsAllocated) // 8
+    ds.LossyImageCompressionRatio = pydicom.valuerep.DSfloat(round(raw / len(ds.PixelData), 2), auto_format=True)
+
+
+def resolve_ambiguous_vr(ds: pydicom.Dataset) -> None:
+    """Give 'OB or OW' elements that pydicom cannot resolve (e.g. retired Curve Data (50xx,3000)
+    of an implicit-VR file) the VR OW, which implicit VR little endian implies, so the data set
+    can be written as explicit VR; the bytes are unchanged."""
+    for element in ds.iterall():
+        if element.VR == "OB or OW" and element.tag not in (0x7FE00010,):
+            element.VR = "OW"
+
+
 def header_b64(ds: pydicom.Dataset) -> str:
     """The dataset without its pixel data, as a base64 DICOM Part 10 file (no pickle)."""
+    _complete_lossy_ratio(ds)
     if "PixelData" in ds:
         del ds.PixelData
     ds.preamble = None  # application-specific (e.g. TIFF offsets); not valid once the pixels are rewritten
@@ -118,6 +190,7 @@ def _describe(ds: pydicom.Dataset, array: np.ndarray) -> dict:
         "source_transfer_syntax": str(syntax) if syntax else None,
         "lossy_image_compression": _scalar(ds.get("LossyImageCompression"), str),
         "modality": _scalar(ds.get("Modality"), str),
+        "body_part_examined": _scalar(ds.get("BodyPartExamined"), str),
         "series_instance_uid": _scalar(ds.get("SeriesInstanceUID"), str),
         "pixel_spacing": spacing,
         "slice_thickness": _scalar(ds.get("SliceThickness")),

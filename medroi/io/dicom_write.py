@@ -16,6 +16,7 @@ from pydicom.valuerep import DSfloat
 
 from medroi.errors import InvalidImageError, UnsupportedFormatError
 from medroi.fsutil import atomic_output, atomic_write_bytes
+from medroi.io.dicom import resolve_ambiguous_vr
 from medroi.io.formats import format_from_extension
 from medroi.io.image import MedicalImage
 
@@ -76,29 +77,72 @@ def _as_list(value) -> list:
     return list(value) if isinstance(value, pydicom.multival.MultiValue) else [value]
 
 
-def _mark_lossy(ds: pydicom.Dataset, lossy: dict | None) -> None:
-    """Lossy Image Compression flags; a lossy result also gets a new SOP Instance UID."""
-    source_lossy = ds.get("LossyImageCompression") == "01"
+#: Lossy Image Compression Method defined terms (PS3.3 C.7.6.1.1.5) of lossy transfer syntaxes.
+LOSSY_SYNTAX_METHODS = {
+    "1.2.840.10008.1.2.4.50": "ISO_10918_1", "1.2.840.10008.1.2.4.51": "ISO_10918_1",
+    "1.2.840.10008.1.2.4.81": "ISO_14495_1", "1.2.840.10008.1.2.4.91": "ISO_15444_1",
+    "1.2.840.10008.1.2.4.93": "ISO_15444_1", "1.2.840.10008.1.2.4.203": "ISO_15444_15",
+    "1.2.840.10008.1.2.4.112": "ISO_18181_1",
+}
+LOSSY_CODE = ("113040", "DCM", "Lossy Compression")  # CID 7203 Image Derivation
+
+
+def _source_is_lossy(ds: pydicom.Dataset) -> bool:
+    syntax = str(getattr(ds, "file_meta", pydicom.Dataset()).get("TransferSyntaxUID", ""))
+    return ds.get("LossyImageCompression") == "01" or (
+        syntax in LOSSY_SYNTAX_METHODS and ds.get("LossyImageCompression") != "00"
+    )
+
+
+def _lossy_history(ds: pydicom.Dataset) -> tuple[list, list]:
+    """(ratios, methods) of earlier lossy compressions; the method inferred from the transfer syntax when absent."""
+    ratios = _as_list(ds.get("LossyImageCompressionRatio"))
+    methods = _as_list(ds.get("LossyImageCompressionMethod"))
+    syntax = str(getattr(ds, "file_meta", pydicom.Dataset()).get("TransferSyntaxUID", ""))
+    if not methods and syntax in LOSSY_SYNTAX_METHODS:
+        methods = [LOSSY_SYNTAX_METHODS[syntax]]
+    return ratios, methods
+
+
+def _mark_lossy(ds: pydicom.Dataset, lossy: dict | None, series_uid: str | None = None) -> None:
+    """Lossy Image Compression flags (PS3.3 C.7.6.1.1.5); a lossy result is a new derived image.
+
+    Lossless: "00", or "01" kept when the source was already lossy; UIDs kept. Lossy: "01"
+    with this ratio and method appended to any earlier ones, Image Type value 1 DERIVED,
+    a Derivation Description and Derivation Code (113040, Lossy Compression), a new SOP
+    Instance UID and the new Series Instance UID ``series_uid`` (one per written series).
+    """
+    source_lossy = _source_is_lossy(ds)
     if lossy is None:
-        if not source_lossy:
-            ds.LossyImageCompression = "00"
+        ds.LossyImageCompression = "01" if source_lossy else "00"
         return
     ratio, method = _validated_lossy(lossy)
-    ratios = _as_list(ds.get("LossyImageCompressionRatio")) if source_lossy else []
-    methods = _as_list(ds.get("LossyImageCompressionMethod")) if source_lossy else []
+    ratios, methods = _lossy_history(ds) if source_lossy else ([], [])
     ds.LossyImageCompression = "01"
     ds.LossyImageCompressionRatio = [*ratios, DSfloat(ratio, auto_format=True)]
     ds.LossyImageCompressionMethod = [*methods, method]
+    image_type = [str(v) for v in _as_list(ds.get("ImageType"))]
+    ds.ImageType = ["DERIVED", *(image_type[1:] if image_type else ["SECONDARY"])]
+    text = str(lossy.get("description") or f"Lossy compression ({method}), ratio {ratio:g}")
+    earlier = str(ds.get("DerivationDescription") or "")
+    ds.DerivationDescription = (f"{earlier}; {text}" if earlier else text)[:1024]
+    code = pydicom.Dataset()
+    code.CodeValue, code.CodingSchemeDesignator, code.CodeMeaning = LOSSY_CODE
+    ds.DerivationCodeSequence = [*list(ds.get("DerivationCodeSequence") or []), code]
     uid = generate_uid()
     ds.SOPInstanceUID = uid
     ds.file_meta.MediaStorageSOPInstanceUID = uid
+    if series_uid is not None:
+        ds.SeriesInstanceUID = series_uid
 
 
-def _encode(ds: pydicom.Dataset, pixels: np.ndarray, lossy: dict | None, where: str) -> bytes:
+def _encode(ds: pydicom.Dataset, pixels: np.ndarray, lossy: dict | None, where: str,
+            series_uid: str | None = None) -> bytes:
+    _mark_lossy(ds, lossy, series_uid)  # before the transfer syntax changes: it tells a lossy source
     ds.PixelData = _pixel_bytes(ds, pixels, where)
     ds["PixelData"].VR = "OW" if int(ds.BitsAllocated) > 8 else "OB"
     ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    _mark_lossy(ds, lossy)
+    resolve_ambiguous_vr(ds)
     buffer = io.BytesIO()
     try:
         pydicom.dcmwrite(buffer, ds, enforce_file_format=True, implicit_vr=False, little_endian=True)
@@ -115,19 +159,61 @@ def _source_files(image: MedicalImage, where: str, lossy: dict | None) -> list[t
     names = list(meta.get("filenames") or [])
     array = np.asarray(image.array)
     if len(headers) == 1:
-        slices = [array]
+        single_frame = int(headers[0].get("NumberOfFrames", 1) or 1) == 1
+        slices = [array[..., 0] if single_frame and array.ndim == 3 and array.shape[-1] == 1 else array]
     elif array.ndim == 3 and array.shape[-1] == len(headers):
         slices = [array[..., i] for i in range(len(headers))]
     else:
         raise InvalidImageError(
             f"{where}: array shape {array.shape} does not match the source series of {len(headers)} slices"
         )
-    return [(_file_name(names, i), _encode(ds, s, lossy, where)) for i, (ds, s) in enumerate(zip(headers, slices))]
+    series_uid = generate_uid() if lossy is not None else None  # one new series for all its slices
+    return [(_file_name(names, i), _encode(ds, s, lossy, where, series_uid))
+            for i, (ds, s) in enumerate(zip(headers, slices))]
 
 
 def _file_name(names: list[str], index: int) -> str:
     name = Path(names[index]).name if index < len(names) else ""
     return name if name and name not in (".", "..") and names.count(names[index]) == 1 else f"{index + 1:04d}.dcm"
+
+
+#: Elements that describe stored values other than 0/1 labels; dropped from a mask's headers.
+_VALUE_ELEMENTS = ("RescaleSlope", "RescaleIntercept", "RescaleType", "WindowCenter", "WindowWidth",
+                   "WindowCenterWidthExplanation", "SmallestImagePixelValue", "LargestImagePixelValue",
+                   "ModalityLUTSequence", "VOILUTSequence", "PixelPaddingValue", "RedPaletteColorLookupTableData",
+                   "LossyImageCompression", "LossyImageCompressionRatio", "LossyImageCompressionMethod")
+
+
+def mask_datasets(datasets: list[str]) -> list[str]:
+    """Base64 headers of an image series -> headers of its ROI mask: 8-bit unsigned MONOCHROME2
+    Secondary Capture, Image Type DERIVED\\SECONDARY, one new Series Instance UID, new SOP Instance UIDs."""
+    series_uid = generate_uid()
+    out = []
+    for data in datasets:
+        ds = pydicom.dcmread(io.BytesIO(base64.b64decode(data)))
+        for name in _VALUE_ELEMENTS:
+            if name in ds:
+                delattr(ds, name)
+        ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 8, 8, 7, 0
+        ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
+        ds.ImageType = ["DERIVED", "SECONDARY"]
+        # 8-bit labels are not a valid CT/MR image: the mask is a Secondary Capture of the same geometry
+        frames = int(ds.get("NumberOfFrames", 1) or 1)
+        ds.SOPClassUID = MULTIFRAME_SC[8] if frames > 1 else SECONDARY_CAPTURE
+        ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID
+        ds.ConversionType = "WSD"
+        if "PatientOrientation" not in ds:  # General Image, Type 2C where no Image Orientation is required
+            ds.PatientOrientation = ""
+        ds.SeriesDescription = "ROI mask (medroi): 1 = ROI, 0 = elsewhere"
+        ds.DerivationDescription = "ROI mask used by medroi compression"
+        ds.SeriesInstanceUID = series_uid
+        ds.SOPInstanceUID = generate_uid()
+        ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+        ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian  # the mask is exact, whatever the source was
+        buffer = io.BytesIO()
+        pydicom.dcmwrite(buffer, ds, enforce_file_format=True)
+        out.append(base64.b64encode(buffer.getvalue()).decode("ascii"))
+    return out
 
 
 def _generic_dataset(array: np.ndarray, meta: dict, series_uid: str, study_uid: str, number: int) -> pydicom.Dataset:
@@ -175,7 +261,8 @@ def _generic_files(image: MedicalImage, folder: bool, where: str, lossy: dict | 
 
 
 def write_dicom(
-    image: MedicalImage, path: str | os.PathLike, *, force: bool = False, lossy: dict | None = None
+    image: MedicalImage, path: str | os.PathLike, *, force: bool = False, lossy: dict | None = None,
+    folder: bool | None = None,
 ) -> Path:
     """Write a .dcm file, or a folder of slices when ``path`` has no DICOM extension.
 
@@ -184,7 +271,8 @@ def write_dicom(
     source was already lossy; ``{"ratio", "method"}``: "01" and a new SOP Instance UID).
     """
     path = Path(path)
-    folder = format_from_extension(path) != "dicom"
+    if folder is None:  # by extension: .dcm (and the other DICOM extensions) is one file
+        folder = format_from_extension(path) != "dicom"
     where = str(path)
     if image.format in ("dicom", "dicom-series") and image.metadata.get("datasets"):
         files = _source_files(image, where, lossy)

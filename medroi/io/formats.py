@@ -18,10 +18,15 @@ EXTENSIONS = {
     ".tiff": "tiff",
     ".jpg": "jpeg",
     ".jpeg": "jpeg",
+    ".nrrd": "nrrd",
+    ".nhdr": "nrrd",
+    ".mha": "metaimage",
+    ".mhd": "metaimage",
 }
 SUPPORTED = (
     "NIfTI (.nii, .nii.gz), DICOM (.dcm, .dicom, .ima or any file with the DICM preamble), "
-    "a folder holding one DICOM series, PNG (.png), TIFF (.tif, .tiff), JPEG (.jpg, .jpeg; input only)"
+    "a folder holding one DICOM series, PNG (.png), TIFF (.tif, .tiff), JPEG (.jpg, .jpeg; input only), "
+    "NRRD (.nrrd, .nhdr) and MetaImage (.mha, .mhd)"
 )
 _SIGNATURES = {b"\x89PNG\r\n\x1a\n": "png", b"II*\x00": "tiff", b"MM\x00*": "tiff", b"\xff\xd8\xff": "jpeg"}
 
@@ -44,6 +49,12 @@ def has_dicm_preamble(path: str | os.PathLike) -> bool:
     return len(head) == 132 and head[128:132] == b"DICM"
 
 
+def looks_like_raw_dicom(head: bytes) -> bool:
+    """A DICOM data set without the Part 10 preamble (old ACR-NEMA style files): it starts with
+    a little-endian tag of group 0008 (or 0002) and a small element number."""
+    return len(head) >= 8 and head[:2] in (b"\x08\x00", b"\x02\x00") and head[3] == 0
+
+
 def _sniff(path: Path) -> str | None:
     if has_dicm_preamble(path):
         return "dicom"
@@ -52,6 +63,8 @@ def _sniff(path: Path) -> str | None:
             head = handle.read(8)
     except OSError:
         return None
+    if looks_like_raw_dicom(head):
+        return "dicom"
     for signature, fmt in _SIGNATURES.items():
         if head.startswith(signature):
             return fmt
@@ -70,7 +83,7 @@ def dicom_files_in(folder: Path) -> list[Path]:
 
 
 def detect_format(path: str | os.PathLike) -> str:
-    """Return "nifti", "dicom", "dicom-series", "png", "tiff" or "jpeg" for ``path``.
+    """Return "nifti", "dicom", "dicom-series", "png", "tiff", "jpeg", "nrrd" or "metaimage" for ``path``.
 
     Raises InputNotFoundError if it does not exist and UnsupportedFormatError if no
     supported format matches.

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-FORMATS = ("nifti", "dicom", "dicom-series", "png", "tiff", "jpeg")
+FORMATS = ("nifti", "dicom", "dicom-series", "png", "tiff", "jpeg", "nrrd", "metaimage")
 
 
 @dataclass
@@ -14,7 +14,8 @@ class MedicalImage:
     """Pixels at their native integer dtype plus what is needed to write the source back.
 
     ``array`` axes: 2D ``(rows, cols)``; NIfTI ``(X, Y, Z)`` as nibabel stores it; DICOM
-    series and multi-frame files ``(rows, cols, slices)``. ``metadata`` is JSON-serializable.
+    series and multi-frame files ``(rows, cols, slices)``; NRRD/MetaImage volumes ``(X, Y, Z)``
+    like NIfTI (2D: ``(rows, cols)``). ``metadata`` is JSON-serializable.
     """
 
     array: np.ndarray

@@ -23,11 +23,15 @@ def _json_float(value) -> float | None:
     return None if math.isnan(value) else value
 
 
+class NiftiLoadError(InvalidImageError):
+    """nibabel cannot open the file at all (``read_image`` then tries SimpleITK)."""
+
+
 def _load(path: Path) -> nib.Nifti1Image:
     try:
         img = nib.load(str(path))
     except Exception as exc:  # nibabel raises many types for damaged files
-        raise InvalidImageError(f"{path}: not a readable NIfTI file ({exc}); check or re-export the file") from exc
+        raise NiftiLoadError(f"{path}: not a readable NIfTI file ({exc}); check or re-export the file") from exc
     if not isinstance(img, (nib.Nifti1Image, nib.Nifti2Image)):
         raise UnsupportedFormatError(f"{path}: {type(img).__name__} is not a single-file NIfTI; convert it to .nii.gz")
     return img

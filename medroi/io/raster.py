@@ -1,9 +1,16 @@
-"""PNG, TIFF and JPEG via Pillow: (rows, cols) at the stored bit depth; colour becomes gray."""
+"""PNG, TIFF and JPEG via Pillow: (rows, cols) at the stored bit depth.
+
+Colour (RGB, RGBA, palette, gray + alpha) is kept exactly as (rows, cols, channels) with
+``metadata["channels"]`` (``colour="planes"``, the default), or converted to luminance with
+a warning (``colour="gray"``, what the single-channel networks train on). An image whose
+colour channels are all equal (and fully opaque) is gray either way, losslessly.
+"""
 
 from __future__ import annotations
 
 import logging
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +28,16 @@ _COLOUR_MODES = ("RGB", "RGBA", "RGBa", "RGBX", "CMYK", "YCbCr", "LAB", "HSV", "
 
 
 def _open(path: Path, frame: int | None) -> Image.Image:
+    """The loaded image, or InvalidImageError; PIL's warnings are logged, not printed."""
+    with warnings.catch_warnings(record=True) as caught:  # PIL warns (e.g. corrupt EXIF) before it fails
+        warnings.simplefilter("always")
+        img = _open_quietly(path, frame)
+    for warning in caught:  # the file opened: its warnings go to the log, not raw to stderr
+        logger.warning("%s: %s", path, warning.message)
+    return img
+
+
+def _open_quietly(path: Path, frame: int | None) -> Image.Image:
     img = None
     try:
         img = Image.open(path)
@@ -57,13 +74,63 @@ def _gray_from_channels(rgb: np.ndarray, path: Path) -> tuple[np.ndarray, str]:
     return ((wide + 500) // 1000).astype(rgb.dtype), "luminance"
 
 
+_PLANE_MODES = {2: "LA", 3: "RGB", 4: "RGBA"}
+
+
+def _png_bit_depth(path: Path) -> int | None:
+    """Bits per sample from a PNG's IHDR (Pillow reads 16-bit colour PNGs as 8 bits)."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(26)
+    except OSError:
+        return None
+    return head[24] if len(head) == 26 and head[12:16] == b"IHDR" else None
+
+
+def _colour_planes(img: Image.Image, path: Path) -> tuple[np.ndarray, str | None, bool]:
+    """(rows, cols) when the channels are equal and opaque, else the exact planes."""
+    mode = img.mode
+    if mode in ("CMYK", "YCbCr", "LAB", "HSV"):
+        raise UnsupportedFormatError(
+            f"{path}: {mode} images are not supported (medroi keeps colour exactly as RGB/RGBA planes); "
+            "save the image as RGB PNG or TIFF first"
+        )
+    if mode in ("RGB", "RGBA", "LA", "RGBX"):
+        source = img
+    elif mode in ("P", "PA"):
+        transparent = mode == "PA" or "transparency" in img.info
+        source = img.convert("RGBA" if transparent else "RGB")  # the palette's colours, exactly
+    else:  # La, RGBa (premultiplied alpha)
+        source = img.convert("LA" if mode == "La" else "RGBA")
+    planes = np.asarray(source)
+    if source.mode == "RGBX":
+        planes = planes[..., :3]
+    alpha = planes[..., -1] if source.mode in ("RGBA", "LA") else None
+    colour = planes[..., :-1] if alpha is not None else planes
+    opaque = alpha is None or bool(np.all(alpha == 255))
+    if opaque and all(np.array_equal(colour[..., 0], colour[..., c]) for c in range(1, colour.shape[-1])):
+        return np.ascontiguousarray(colour[..., 0]), "single-channel" if colour.shape[-1] > 1 else None, alpha is not None
+    if opaque:
+        planes = colour
+    return np.ascontiguousarray(planes), "planes", False
+
+
 def _pixels(
-    img: Image.Image, path: Path, labels: bool, quantize_step: float | None
+    img: Image.Image, path: Path, labels: bool, quantize_step: float | None, colour: str = "gray"
 ) -> tuple[np.ndarray, str | None, bool]:
     """(array, conversion applied or None, alpha dropped)."""
     mode = img.mode
+    if mode in _COLOUR_MODES or mode in ("LA", "La", "PA"):
+        tiff_bits = getattr(img, "tag_v2", {}).get(258) if img.format == "TIFF" else None
+        if _png_bit_depth(path) == 16 or (tiff_bits and max(tiff_bits) > 8):  # Pillow would keep 8 of 16 bits
+            raise UnsupportedFormatError(
+                f"{path}: colour with more than 8 bits per channel is not supported (it would lose bits); "
+                "save it as 8-bit colour or as separate 16-bit gray images"
+            )
     if labels and mode in ("P", "PA"):
         return np.asarray(img if mode == "P" else img.convert("P")), None, False  # palette indices are the labels
+    if colour == "planes" and (mode in ("LA", "La", "PA") or mode in _COLOUR_MODES):
+        return _colour_planes(img, path)
     if mode in ("LA", "La", "PA") or mode in _COLOUR_MODES:
         alpha = None
         if "A" in mode or mode == "RGBa":
@@ -90,13 +157,19 @@ def _pixels(
 
 
 def read_raster(
-    path: str | os.PathLike, *, frame: int | None = None, quantize_step: float | None = None, labels: bool = False
+    path: str | os.PathLike, *, frame: int | None = None, quantize_step: float | None = None, labels: bool = False,
+    colour: str = "planes",
 ) -> MedicalImage:
-    """Read PNG/TIFF/JPEG as (rows, cols). ``labels=True`` keeps palette indices (label maps)."""
+    """Read PNG/TIFF/JPEG as (rows, cols), colour as (rows, cols, channels) (see the module doc).
+
+    ``labels=True`` keeps palette indices (label maps); ``colour="gray"`` converts colour to luminance.
+    """
     path = Path(path)
+    if colour not in ("planes", "gray"):
+        raise InvalidImageError(f"colour must be 'planes' or 'gray', got {colour!r}")
     with _open(path, frame) as img:
         fmt = _PIL_FORMATS.get(img.format or "", format_from_extension(path) or "png")
-        array, conversion, dropped = _pixels(img, path, labels, quantize_step)
+        array, conversion, dropped = _pixels(img, path, labels, quantize_step, "gray" if labels else colour)
         dpi = img.info.get("dpi")
         metadata = {
             "mode": img.mode,
@@ -108,6 +181,8 @@ def read_raster(
             "dpi": [float(d) for d in dpi] if dpi else None,
             "frame": frame,
         }
+        if conversion == "planes":
+            metadata["channels"] = int(array.shape[-1])
     check_not_empty(array, str(path))
     return MedicalImage(array=np.ascontiguousarray(array), format=fmt, metadata=metadata, source=str(path))
 
@@ -127,6 +202,11 @@ def _fit_unsigned(array: np.ndarray, where: str, fmt: str) -> np.ndarray:
 
 def _to_pil(image: MedicalImage, where: str, fmt: str) -> Image.Image:
     array = np.asarray(image.array)
+    channels = image.metadata.get("channels") if isinstance(image.metadata, dict) else None
+    if channels and array.ndim == 3 and array.shape[-1] == channels in _PLANE_MODES:
+        if array.dtype != np.uint8:
+            raise InvalidImageError(f"{where}: colour {fmt.upper()} output is 8-bit; the array is {array.dtype}")
+        return Image.fromarray(np.ascontiguousarray(array))  # (rows, cols, 2|3|4) uint8: LA, RGB, RGBA
     if array.ndim != 2:
         raise InvalidImageError(
             f"{where}: {fmt.upper()} holds one 2D image but the array is {array.ndim}D {array.shape}; "
@@ -146,10 +226,12 @@ def _to_pil(image: MedicalImage, where: str, fmt: str) -> Image.Image:
     return Image.fromarray(array.astype(np.int32))
 
 
-def write_raster(image: MedicalImage, path: str | os.PathLike, *, force: bool = False) -> Path:
-    """Write a 2D image as PNG or TIFF (lossless); JPEG output is refused (it is lossy)."""
+def write_raster(image: MedicalImage, path: str | os.PathLike, *, force: bool = False, fmt: str | None = None) -> Path:
+    """Write a 2D image (or colour planes) as PNG or TIFF (lossless); JPEG output is refused (it is lossy).
+
+    ``fmt`` ("png", "tiff") overrides the extension."""
     path = Path(path)
-    fmt = format_from_extension(path)
+    fmt = fmt or format_from_extension(path)
     if fmt == "jpeg":
         raise UnsupportedFormatError(f"{path}: JPEG output would be lossy; write .png or .tif instead")
     pil = _to_pil(image, str(path), fmt)

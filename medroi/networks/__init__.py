@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import importlib
 
-__all__ = ["JointNet", "ConvAutoEncoder"]
+__all__ = ["JointNet", "RoiJointNet", "ConvAutoEncoder"]
 
 _SUBMODULES = ("joint", "training", "runtime")
 
 
 def __getattr__(name: str):
-    if name in ("JointNet", "ConvAutoEncoder"):
+    if name in ("JointNet", "RoiJointNet", "ConvAutoEncoder"):
         return getattr(importlib.import_module("medroi.networks.joint"), name)
     if name in _SUBMODULES:
         return importlib.import_module(f"medroi.networks.{name}")

@@ -94,6 +94,8 @@ class JointNet(nn.Module):
         ae_channels: the autoencoder's 4 widths (see :class:`ConvAutoEncoder`).
         latent_max: the code is bounded to [-latent_max, latent_max] (integers after rounding).
         quantization: "noise" (additive uniform noise in training) or "ste" (straight-through).
+        seg_norm: the U-Net's normalisation ("instance", MONAI's default, or "batch": the
+            shipped ROI U-Nets, see ``medroi.networks.roi_cv``).
 
     ``forward(image)`` (training and MONAI inferers) returns ``(seg_logits, recon, latent)``:
     seg logits [N,1,H,W], reconstruction in [0,1] [N,1,H,W] and the quantized (noisy in
@@ -110,6 +112,7 @@ class JointNet(nn.Module):
         ae_channels: Sequence[int] = (16, 32, 48, 64),
         latent_max: float = 31.0,
         quantization: str = "noise",
+        seg_norm: str = "instance",
     ):
         super().__init__()
         if quantization not in ("noise", "ste"):
@@ -121,6 +124,7 @@ class JointNet(nn.Module):
             channels=tuple(int(c) for c in seg_channels),
             strides=tuple(int(s) for s in seg_strides),
             num_res_units=int(seg_res_units),
+            norm=seg_norm,
         )
         self.ae = ConvAutoEncoder(in_channels=2, channels=ae_channels, latent_max=latent_max)
         self.latent_max = float(latent_max)
@@ -179,6 +183,18 @@ class JointNet(nn.Module):
         latent = self._quantize(y)
         recon = self.ae.decode_continuous(latent)
         return logits, recon, latent
+
+
+class RoiJointNet(JointNet):
+    """:class:`JointNet` whose ``forward(image)`` gives only the U-Net's ROI logits [N,1,H,W].
+
+    The same weights (state dict), the same exported ``segment``/``encode``/``decode``: what a
+    MONAI inference workflow and ``verify_net_in_out`` expect of ``network_def`` (one tensor
+    out, ``network_data_format`` in metadata.json); training uses :class:`JointNet`.
+    """
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        return self.segment_logits(image)
 
 
 def count_parameters(module: nn.Module) -> int:

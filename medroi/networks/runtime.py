@@ -7,8 +7,8 @@ only here, when a network is used.
 - :class:`TorchScriptJointNet`: ``name``, ``sha256`` (of the weights file), and numpy batch
   methods ``segment``, ``encode``, ``decode`` (float32/int32 in and out), deterministic on
   CPU (fixed thread count, no autocast, eval mode, no grad).
-- :class:`RuntimePredictor`: the codec's ``NetworkPredictor`` plus ``segment_volume`` for
-  ``--roi auto``.
+- :class:`RuntimePredictor`: the codec's ``NetworkPredictor`` plus ``auto_roi`` for
+  ``--roi auto`` (policy: the bundle's ``configs/roi.json``, see :mod:`medroi.autoroi`).
 - :func:`load_model`: a bundle name, a bundle folder or a ``.ts`` path -> predictor; with no
   name, the default bundle for the image format (volumes -> BRATS, 2D -> X-ray).
 """
@@ -22,14 +22,16 @@ from pathlib import Path
 import numpy as np
 
 from medroi.errors import MedroiError
+from medroi.resources import BUNDLES_ENV, bundles_dir
 
-__all__ = ["TorchScriptJointNet", "RuntimePredictor", "load_model", "default_model_name", "BUNDLES_ENV"]
+__all__ = ["TorchScriptJointNet", "RuntimePredictor", "load_model", "default_model_name", "BUNDLES_ENV",
+           "bundles_dir"]
 
-BUNDLES_ENV = "MEDROI_BUNDLES"
 BRATS_MODEL = "brats_mri_roi_compression"
 XRAY_MODEL = "xray_roi_compression"
 VOLUME_FORMATS = ("nifti", "dicom-series")
 DOWNSAMPLING = 8
+ROI_CONFIG = "roi.json"
 
 
 def _sha256(path: Path) -> str:
@@ -125,34 +127,69 @@ def _predictor_base():
 
 
 class RuntimePredictor(_predictor_base()):  # type: ignore[misc]
-    """The codec's network predictor, plus ``segment_volume`` for automatic ROI masks."""
+    """The codec's network predictor, plus the automatic ROI (``probability``, ``segment_volume``,
+    ``auto_roi``) under the model's :class:`~medroi.autoroi.postprocess.RoiPolicy`."""
 
-    def __init__(self, model: TorchScriptJointNet, batch_size: int = 16, threshold: float = 0.5):
+    def __init__(self, model: TorchScriptJointNet, batch_size: int = 16, threshold: float = 0.5, policy=None):
+        from medroi.autoroi.postprocess import RoiPolicy
+
         super().__init__(model, batch_size=batch_size)
-        self.threshold = float(threshold)
+        self.policy = policy if policy is not None else RoiPolicy(threshold=threshold)
+        self.threshold = float(self.policy.threshold)
 
-    def segment_volume(self, array: np.ndarray, slice_axis: int = -1) -> np.ndarray:
-        """Bool ROI mask of a native-integer 2D image or 3D volume (slices along ``slice_axis``),
-        using the same integer window over the whole array as the codec."""
-        from medroi.intensity import integer_window, to_unit
+    def _foreground(self, array: np.ndarray) -> np.ndarray:
+        from medroi.autoroi.normalise import foreground
 
+        return np.ones(array.shape, bool) if self.policy.foreground == "all" else foreground(array)
+
+    def probability(self, array: np.ndarray, slice_axis: int = -1, invert: bool = False) -> np.ndarray:
+        """float32 ROI probability of a native 2D image or 3D volume (slices along ``slice_axis``)."""
         array = np.asarray(array)
         if array.ndim not in (2, 3):
-            raise MedroiError(f"segment_volume expects a 2D image or 3D volume, got shape {array.shape}")
-        lo, hi = integer_window(array)
+            raise MedroiError(f"the automatic ROI needs a 2D image or 3D volume, got shape {array.shape}")
         slices = array[None] if array.ndim == 2 else np.moveaxis(array, slice_axis, 0)
         h, w = slices.shape[1:]
-        out = np.zeros(slices.shape, dtype=bool)
+        size = self.policy.input_size
+        if size is None:  # legacy models: the codec's integer window on the native grid
+            from medroi.intensity import integer_window, to_unit
+
+            lo, hi = integer_window(array)
+            unit = to_unit(slices, lo, hi)
+            if invert:
+                unit = 1.0 - unit
+        else:
+            from medroi.autoroi.normalise import robust_unit
+
+            fg = self._foreground(slices)
+            unit = robust_unit(slices, mask=None if self.policy.foreground == "above_min" else fg, invert=invert)
+        out = np.zeros(slices.shape, dtype=np.float32)
         for s in range(0, slices.shape[0], self.batch_size):
-            unit = _pad_to_multiple(to_unit(slices[s:s + self.batch_size], lo, hi))
-            out[s:s + self.batch_size] = self.model.segment(unit)[:, :h, :w] > self.threshold
+            part = unit[s:s + self.batch_size]
+            if size is None:
+                out[s:s + self.batch_size] = self.model.segment(_pad_to_multiple(part))[:, :h, :w]
+            else:
+                from medroi.autoroi.resample import to_model_grid, to_native_grid
+
+                out[s:s + self.batch_size] = to_native_grid(self.model.segment(to_model_grid(part, size)), (h, w))
         return out[0] if array.ndim == 2 else np.moveaxis(out, 0, slice_axis)
 
+    def segment_volume(self, array: np.ndarray, slice_axis: int = -1) -> np.ndarray:
+        """Bool raw U-Net mask (probability > threshold; no clean-up, no margin, no check)."""
+        return self.probability(array, slice_axis) > self.threshold
 
-def bundles_dir() -> Path:
-    """``$MEDROI_BUNDLES``, else the ``bundles/`` folder beside the package (a source checkout)."""
-    env = os.environ.get(BUNDLES_ENV)
-    return Path(env) if env else Path(__file__).resolve().parents[2] / "bundles"
+    def auto_roi(self, array: np.ndarray, *, spacing=None, slice_axis: int = -1, invert: bool = False,
+                 modality: str | None = None, margin=None):
+        """The ROI ``--roi auto`` stores: checked, cleaned and grown by the margin
+        (:func:`medroi.autoroi.postprocess.finish`); ``mask`` is None with a ``reason`` when
+        the model cannot be trusted on this input."""
+        from medroi.autoroi.postprocess import AutoRoi, finish, parse_margin
+
+        accepts = self.policy.accepts
+        if modality and accepts and modality.lower() not in accepts:
+            return AutoRoi(None, f"the model was trained on {'/'.join(accepts)}, not {modality}", {})
+        prob = self.probability(array, slice_axis, invert)
+        fg = self._foreground(np.asarray(array))
+        return finish(prob, fg, self.policy, None if margin is None else parse_margin(margin), spacing)
 
 
 def default_model_name(image_format: str) -> str:
@@ -178,9 +215,25 @@ def resolve_model_path(model: str | os.PathLike | None, image_format: str = "nif
     return candidate
 
 
+def load_policy(ts_path: Path):
+    """The ROI policy in ``configs/roi.json`` of the model's bundle (defaults if there is none)."""
+    import json
+
+    from medroi.autoroi.postprocess import RoiPolicy
+
+    config = ts_path.parent.parent / "configs" / ROI_CONFIG if ts_path.parent.name == "models" else None
+    if config is None or not config.is_file():
+        return RoiPolicy()
+    try:
+        return RoiPolicy.from_dict(json.loads(config.read_text()))
+    except (ValueError, TypeError) as error:
+        raise MedroiError(f"{config}: not a valid ROI policy ({error}); restore the bundle's file") from error
+
+
 def load_model(model: str | os.PathLike | None = None, image_format: str = "nifti", threads: int = 1,
                batch_size: int = 16) -> RuntimePredictor:
     """The codec predictor for ``model`` (name, bundle folder or .ts path; None = by format)."""
     path = resolve_model_path(model, image_format)
     name = None if (model is None or Path(str(model)).suffix == ".ts") else Path(str(model)).name
-    return RuntimePredictor(TorchScriptJointNet(path, name=name, threads=threads), batch_size=batch_size)
+    return RuntimePredictor(TorchScriptJointNet(path, name=name, threads=threads), batch_size=batch_size,
+                            policy=load_policy(path))

@@ -311,6 +311,9 @@ def set_stage(network: torch.nn.Module, stage: str) -> List[torch.nn.Parameter]:
         raise ValueError(f"unknown stage {stage!r}")
     for p in net.seg.parameters():
         p.requires_grad_(stage in ("seg", "joint"))
+    for m in net.seg.modules():  # a frozen batch-norm U-Net keeps its running statistics too
+        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+            m.track_running_stats = stage in ("seg", "joint")
     for p in net.ae.parameters():
         p.requires_grad_(stage in ("ae", "joint"))
     return [p for p in net.parameters() if p.requires_grad]

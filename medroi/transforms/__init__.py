@@ -1,6 +1,9 @@
 """MONAI transforms for medroi: load at native dtype, volume <-> 2D slices, exactly invertible
-intensity window, ROI masks from labels. Pad/crop to 256 x 256 and pad to a multiple of 8 use
-MONAI's invertible ``ResizeWithPadOrCropd`` and ``DivisiblePadd`` (see ``transforms/*.yaml``).
+intensity window, pad/crop with an exact inverse (``ResizeWithPadOrCropExactd``: MONAI's
+``ResizeWithPadOrCropd`` whose inverse also restores what a crop cut away), ROI masks from
+labels, and ``SaveMroid`` (write .mroi files, like MONAI's ``SaveImaged``). Padding to a
+multiple of 8 uses MONAI's ``DivisiblePadd`` (see ``transforms/*.yaml``). Outputs collate with
+``list_data_collate`` (no None in ``meta``) and invert with ``Compose.inverse`` / ``Invertd``.
 
 This package imports torch and monai; the codec must not import it.
 """
@@ -9,11 +12,13 @@ from __future__ import annotations
 
 from medroi.transforms.intensity import IntegerWindow, IntegerWindowd, IntegerWindowD, IntegerWindowDict
 from medroi.transforms.loading import (
+    META_KEY,
     PLANAR_FORMATS,
     LoadMedicalImage,
     LoadMedicalImaged,
     LoadMedicalImageD,
     LoadMedicalImageDict,
+    medroi_metadata,
 )
 from medroi.transforms.roi import (
     BRATS_WHOLE_TUMOR,
@@ -23,6 +28,7 @@ from medroi.transforms.roi import (
     RoiFromLabelsD,
     RoiFromLabelsDict,
 )
+from medroi.transforms.saving import SaveMroiD, SaveMroid, SaveMroiDict
 from medroi.transforms.slicing import (
     SLICE_INDEX_KEY,
     ExtractSlice,
@@ -33,10 +39,17 @@ from medroi.transforms.slicing import (
     stack_slice_dicts,
     stack_slices,
 )
+from medroi.transforms.spatial import (
+    ResizeWithPadOrCropExact,
+    ResizeWithPadOrCropExactd,
+    ResizeWithPadOrCropExactD,
+    ResizeWithPadOrCropExactDict,
+)
 from medroi.transforms.utils import TransformArgumentError
 
 __all__ = [
     "BRATS_WHOLE_TUMOR",
+    "META_KEY",
     "PLANAR_FORMATS",
     "SLICE_INDEX_KEY",
     "XRAY_LUNGS",
@@ -56,8 +69,16 @@ __all__ = [
     "RoiFromLabelsD",
     "RoiFromLabelsDict",
     "RoiFromLabelsd",
+    "ResizeWithPadOrCropExact",
+    "ResizeWithPadOrCropExactD",
+    "ResizeWithPadOrCropExactDict",
+    "ResizeWithPadOrCropExactd",
+    "SaveMroiD",
+    "SaveMroiDict",
+    "SaveMroid",
     "SliceIterd",
     "TransformArgumentError",
+    "medroi_metadata",
     "stack_slice_dicts",
     "stack_slices",
 ]

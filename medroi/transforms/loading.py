@@ -2,11 +2,14 @@
 
 MONAI's ``LoadImaged`` defaults to float32, applies DICOM rescale and transposes PNGs;
 this loader keeps the stored integers, channel-first ``(1, ...)``, with the metadata that
-``medroi.io.write_image`` needs under ``meta["medroi_metadata"]``.
+``medroi.io.write_image`` needs under ``meta["medroi_metadata"]`` as a JSON string (a
+DataLoader's ``list_data_collate`` takes strings, not nested dicts holding None values;
+:func:`medroi_metadata` gives the dict back).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Hashable, Mapping
 from os import PathLike
 from typing import Any
@@ -19,7 +22,11 @@ from monai.transforms import MapTransform, Transform
 
 from medroi.errors import InvalidImageError
 
-__all__ = ["LoadMedicalImage", "LoadMedicalImaged", "LoadMedicalImageD", "LoadMedicalImageDict", "PLANAR_FORMATS"]
+__all__ = ["LoadMedicalImage", "LoadMedicalImaged", "LoadMedicalImageD", "LoadMedicalImageDict", "PLANAR_FORMATS",
+           "medroi_metadata", "META_KEY"]
+
+#: The meta key holding the reader's metadata (JSON text).
+META_KEY = "medroi_metadata"
 
 #: Formats that always hold one 2D image (X-rays): they load as (1, H, W).
 PLANAR_FORMATS = frozenset({"png", "jpeg", "tiff"})
@@ -35,12 +42,22 @@ def _affine(metadata: Mapping[str, Any]) -> torch.Tensor | None:
     return torch.from_numpy(affine)
 
 
+def medroi_metadata(img: Any) -> dict:
+    """The reader's metadata dict of a loaded image (a MetaTensor, or its meta dict); {} if none."""
+    meta = getattr(img, "meta", img)
+    text = meta.get(META_KEY) if isinstance(meta, Mapping) else None
+    if isinstance(text, (list, tuple)):  # a collated batch: one entry per image
+        raise InvalidImageError("medroi_metadata needs one image, got a batch; decollate it first")
+    return json.loads(text) if isinstance(text, str) else {}
+
+
 class LoadMedicalImage(Transform):
     """Path -> MetaTensor (1, ...) at the native integer dtype, using ``medroi.io.read_image``.
 
     ``meta`` holds ``filename_or_obj``, ``format``, ``affine`` (from the file for NIfTI and
     DICOM series, identity otherwise), ``spatial_shape``, ``original_channel_dim`` and
-    ``medroi_metadata`` (the reader's metadata dict, to write the image back).
+    ``medroi_metadata`` (the reader's metadata as JSON text, to write the image back; see
+    :func:`medroi_metadata`). No meta value is None, so batches collate.
     """
 
     def __init__(self, frame: int | None = None, quantize_step: float | None = None) -> None:
@@ -50,7 +67,7 @@ class LoadMedicalImage(Transform):
     def __call__(self, path: str | PathLike) -> MetaTensor:
         from medroi.io import read_image  # lazily: medroi.io is numpy-only and may be absent at import
 
-        image = read_image(path, frame=self.frame, quantize_step=self.quantize_step)
+        image = read_image(path, frame=self.frame, quantize_step=self.quantize_step, colour="gray")
         array = np.asarray(image.array)
         if image.format in PLANAR_FORMATS and array.ndim != 2:
             raise InvalidImageError(f"{path}: a {image.format} image must be 2D, medroi.io returned shape {array.shape}")
@@ -59,7 +76,7 @@ class LoadMedicalImage(Transform):
             "format": image.format,
             "spatial_shape": np.asarray(array.shape),
             "original_channel_dim": "no_channel",
-            "medroi_metadata": dict(image.metadata),
+            META_KEY: json.dumps(image.metadata, separators=(",", ":")),
         }
         affine = _affine(image.metadata)
         if affine is not None:

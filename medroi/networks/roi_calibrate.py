@@ -1,0 +1,133 @@
+"""Choose the ROI margin and the plausibility limits on the cross-validation folds.
+
+Reads the held-out probabilities that :mod:`medroi.networks.roi_cv` saved, runs them through
+the run-time post-processing (:mod:`medroi.autoroi.postprocess`) and reports per case and
+per fold: raw Dice, and for each candidate margin the coverage (fraction of the true region
+inside the stored ROI) and the size ratio (stored ROI / true region). The margin chosen is
+the smallest that gives coverage >= 0.97 on average and >= 0.9 on every case.
+
+Run ``python -m medroi.networks.roi_calibrate --help``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import replace
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from medroi.autoroi.postprocess import RoiPolicy, check, clean, grow, parse_margin
+from medroi.autoroi.resample import to_native_grid
+from medroi.networks.roi_cv import brats_case_dirs, dice, native_truth, xray_pairs
+
+
+def case_inputs(dataset: str, root: Path):
+    """name -> (item, spacing, foreground [N,H,W]) for every case."""
+    from medroi.io import read_image
+
+    out = {}
+    if dataset == "brats":
+        for case in brats_case_dirs(root):
+            img = read_image(next(case.glob("*_flair.nii*")))
+            vol = np.moveaxis(img.array, -1, 0)
+            sp = img.metadata.get("spacing") or [1, 1, 1]
+            out[case.name] = (case, [sp[2], sp[0], sp[1]], vol > vol.min())
+    else:
+        for name, image, mask in xray_pairs(root):
+            shape = read_image(image).array.shape
+            out[name] = ((name, image, mask), None, np.ones((1, *shape), bool))
+    return out
+
+
+def evaluate(dataset: str, root: Path, work: Path, policy: RoiPolicy, margins: Sequence[str], folds: int):
+    inputs = case_inputs(dataset, root)
+    rows = []
+    for k in range(folds):
+        run = work / dataset / f"run_{k}"
+        for prob_file in sorted(run.glob("*_prob.npy")):
+            name = prob_file.name[: -len("_prob.npy")]
+            item, spacing, fg = inputs[name]
+            truth = native_truth(dataset, item)
+            prob = to_native_grid(np.load(prob_file).astype(np.float32), truth.shape[1:])
+            raw = prob > policy.threshold
+            reason, stats = check(prob, raw, fg, policy)
+            cleaned = clean(raw, policy)
+            row = {"fold": k, "case": name, "dice": dice(raw, truth), "dice_clean": dice(cleaned, truth),
+                   "truth_fraction": float(truth.sum() / fg.sum()), "reject": reason, **stats}
+            for m in margins:
+                roi = grow(cleaned, parse_margin(m), spacing)
+                inter = np.logical_and(roi, truth).sum()
+                row[f"cov@{m}"] = float(inter / max(truth.sum(), 1))
+                row[f"ratio@{m}"] = float(roi.sum() / max(truth.sum(), 1))
+            rows.append(row)
+            print(json.dumps({k2: (round(v, 3) if isinstance(v, float) else v) for k2, v in row.items()}), flush=True)
+    return rows
+
+
+def summarise(rows: list, margins: Sequence[str], max_ratio: float) -> dict:
+    """Per fold and overall means, and the margin chosen: the smallest meeting the coverage
+    targets, else (targets out of reach) the largest whose mean size ratio is <= ``max_ratio``."""
+    folds = sorted({r["fold"] for r in rows})
+    keys = ["dice", "dice_clean"] + [f"{p}@{m}" for m in margins for p in ("cov", "ratio")]
+    table = {str(k): {key: float(np.mean([r[key] for r in rows if r["fold"] == k])) for key in keys} for k in folds}
+    table["mean"] = {key: float(np.mean([r[key] for r in rows])) for key in keys}
+    table["worst"] = {key: float(min(r[key] for r in rows)) if key.startswith(("cov", "dice"))
+                      else float(max(r[key] for r in rows)) for key in keys}
+    chosen = next((m for m in margins if table["mean"][f"cov@{m}"] >= 0.97 and table["worst"][f"cov@{m}"] >= 0.9),
+                  None)
+    targets_met = chosen is not None
+    if chosen is None:
+        within = [m for m in margins if table["mean"][f"ratio@{m}"] <= max_ratio]
+        chosen = within[-1] if within else margins[0]
+    return {"table": table, "chosen_margin": chosen, "coverage_targets_met": targets_met}
+
+
+def markdown(rows: list, margin: str) -> str:
+    """Per-fold and per-case tables (raw Dice; coverage and size ratio of the stored ROI)."""
+    cov, ratio = f"cov@{margin}", f"ratio@{margin}"
+    lines = [f"| fold | held-out cases | raw Dice (mean) | coverage (mean) | coverage (worst) | ROI / region (mean) "
+             f"| ROI / region (max) | rejected |", "|---|---|---|---|---|---|---|---|"]
+    groups = [(str(k), [r for r in rows if r["fold"] == k]) for k in sorted({r["fold"] for r in rows})]
+    for name, rs in groups + [("**all**", rows)]:
+        lines.append(f"| {name} | {len(rs)} | {np.mean([r['dice'] for r in rs]):.3f} | {np.mean([r[cov] for r in rs]):.3f} "
+                     f"| {min(r[cov] for r in rs):.3f} | {np.mean([r[ratio] for r in rs]):.2f} "
+                     f"| {max(r[ratio] for r in rs):.2f} | {sum(r['reject'] is not None for r in rs)} |")
+    lines += ["", "| case | fold | raw Dice | coverage | ROI / region | check |", "|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['case']} | {r['fold']} | {r['dice']:.3f} | {r[cov]:.3f} | {r[ratio]:.2f} "
+                     f"| {r['reject'] or 'ok'} |")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description="margin and plausibility limits from the CV folds")
+    ap.add_argument("dataset", choices=["brats", "xray"])
+    ap.add_argument("--data-root", required=True)
+    ap.add_argument("--work", required=True)
+    ap.add_argument("--policy", required=True, help="the bundle's configs/roi.json (clean-up and limits)")
+    ap.add_argument("--margins", default="0mm,1mm,2mm,3mm,4mm,5mm,6mm,8mm")
+    ap.add_argument("--folds", type=int, default=4)
+    ap.add_argument("--out", required=True, help="JSON with every row and the summary")
+    ap.add_argument("--no-clean", action="store_true", help="skip component clean-up (for comparison)")
+    ap.add_argument("--threshold", type=float, default=None, help="override the policy's probability threshold")
+    ap.add_argument("--max-ratio", type=float, default=3.0, help="ROI size bound (BRATS 3, lungs 2)")
+    args = ap.parse_args(argv)
+    policy = RoiPolicy.from_dict(json.loads(Path(args.policy).read_text()))
+    if args.no_clean:
+        policy = replace(policy, min_component_ratio=0.0, max_components=None, fill_holes=False)
+    if args.threshold is not None:
+        policy = replace(policy, threshold=args.threshold)
+    margins = [m.strip() for m in args.margins.split(",")]
+    rows = evaluate(args.dataset, Path(args.data_root), Path(args.work), policy, margins, args.folds)
+    summary = summarise(rows, margins, args.max_ratio)
+    Path(args.out).write_text(json.dumps({"policy": vars(policy) | {"accepts": list(policy.accepts)},
+                                          "rows": rows, **summary}, indent=2))
+    print(json.dumps(summary, indent=1))
+    Path(args.out).with_suffix(".md").write_text(markdown(rows, summary["chosen_margin"]) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,266 @@
+"""Cross-validated training of the ROI U-Nets (the segmentation half of JointNet).
+
+One fixed schedule (iterations, batch, learning rate, augmentation) is run on k folds by
+case, each scored on its held-out cases, then once on every case for the shipped weights:
+no checkpoint is picked on cases it is scored on. Inputs go through the runtime's own
+functions (:func:`medroi.autoroi.normalise.robust_unit`, :func:`medroi.autoroi.resample.to_model_grid`).
+
+Held-out probabilities (model grid, float16) are saved per case so that the margin and the
+plausibility limits can be chosen on the folds afterwards (``medroi.autoroi.calibrate``).
+
+Run ``python -m medroi.networks.roi_cv --help``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from pathlib import Path
+from typing import Dict, List, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from medroi.autoroi.normalise import robust_unit
+from medroi.autoroi.resample import to_model_grid, to_native_grid
+
+WHOLE_TUMOUR = (1, 2, 4)
+
+
+# ----------------------------------------------------------------------------- data
+def brats_case_dirs(data_root: Path) -> List[Path]:
+    """Every BRATS case folder under brats/ and brats_extra/ (sorted by name)."""
+    dirs = [p for sub in ("brats", "brats_extra") for p in (data_root / sub).glob("Brats*") if p.is_dir()]
+    return sorted(dirs, key=lambda p: p.name)
+
+
+def xray_pairs(data_root: Path) -> List[tuple]:
+    """(name, image path, lung mask path) of the X-rays with lung masks (sorted by name)."""
+    from medroi.data import xray_cases
+
+    return [(c["name"], Path(c["image"]), Path(c["mask"])) for c in xray_cases(data_root)]
+
+
+def brats_input(volume: np.ndarray, size: int) -> np.ndarray:
+    """Model-grid slices [Z, size, size] of an (X, Y, Z) MR volume (robust over the brain)."""
+    unit = robust_unit(volume)
+    return to_model_grid(np.moveaxis(unit, -1, 0), size)
+
+
+def xray_input(array: np.ndarray, size: int, invert: bool = False) -> np.ndarray:
+    """Model-grid image [1, size, size] of a 2D radiograph (robust over all pixels)."""
+    unit = robust_unit(array, mask=np.ones(array.shape, bool), invert=invert)
+    return to_model_grid(unit[None], size)
+
+
+def cache_brats(case: Path, size: int, cache_dir: Path) -> Path:
+    out = cache_dir / f"{case.name}.npz"
+    if out.exists():
+        return out
+    from medroi.io import read_image
+
+    vol = read_image(next(case.glob("*_flair.nii*"))).array
+    wt = np.isin(read_image(next(case.glob("*_seg.nii*"))).array, WHOLE_TUMOUR)
+    image = brats_input(vol, size)
+    roi = to_model_grid(np.moveaxis(wt, -1, 0).astype(np.float32), size) > 0.5
+    brain = (vol > vol.min()).sum(axis=(0, 1)) >= 300
+    out.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(out, image=image.astype(np.float16), roi=roi, brain=brain, tumour=wt.any(axis=(0, 1)))
+    return out
+
+
+def cache_xray(name: str, image_path: Path, mask_path: Path, size: int, cache_dir: Path) -> Path:
+    out = cache_dir / f"{name}.npz"
+    if out.exists():
+        return out
+    from medroi.io import read_image
+
+    arr = read_image(image_path).array
+    mask = read_image(mask_path).array > 0
+    image = xray_input(arr, size)
+    roi = to_model_grid(mask[None].astype(np.float32), size) > 0.5
+    out.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(out, image=image.astype(np.float16), roi=roi)
+    return out
+
+
+def native_truth(dataset: str, item) -> np.ndarray:
+    """The full-resolution truth as slices [N, H, W] (BRATS: z first)."""
+    from medroi.io import read_image
+
+    if dataset == "brats":
+        wt = np.isin(read_image(next(item.glob("*_seg.nii*"))).array, WHOLE_TUMOUR)
+        return np.moveaxis(wt, -1, 0)
+    return (read_image(item[2]).array > 0)[None]
+
+
+# ----------------------------------------------------------------------------- training
+def make_unet():
+    from monai.networks.nets import UNet
+
+    # JointNet's segmentation half with seg_norm="batch" (the bundles' network_def): with
+    # instance norm, MONAI's top layer normalises the 1-channel logit map per image, which kept
+    # every probability below 0.56 in a first run
+    return UNet(spatial_dims=2, in_channels=1, out_channels=1, channels=(16, 32, 64, 128), strides=(2, 2, 2),
+                num_res_units=1, norm="batch")
+
+
+def augment(x: torch.Tensor, y: torch.Tensor, g: torch.Generator, rot_deg: float, keep_zero: bool):
+    """Flips, small rotations/scales/shifts, then gamma, contrast/brightness and noise."""
+    n = x.shape[0]
+
+    def u(lo, hi, shape=(n,)):
+        return lo + (hi - lo) * torch.rand(shape, generator=g)
+
+    ang = u(-rot_deg, rot_deg) * math.pi / 180
+    scale = u(0.85, 1.15)
+    flip = torch.where(torch.rand(n, generator=g) < 0.5, -1.0, 1.0)
+    cos, sin = torch.cos(ang) / scale, torch.sin(ang) / scale
+    theta = torch.stack([torch.stack([cos * flip, -sin, u(-0.06, 0.06)], 1),
+                         torch.stack([sin * flip, cos, u(-0.06, 0.06)], 1)], 1)
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    x = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    y = (F.grid_sample(y, grid, mode="bilinear", padding_mode="zeros", align_corners=False) > 0.5).float()
+    zero = x <= 0
+    gamma = torch.exp(u(-0.5, 0.5))[:, None, None, None]
+    x = x.clamp(0, 1) ** gamma
+    x = x * u(0.8, 1.2)[:, None, None, None] + u(-0.1, 0.1)[:, None, None, None]
+    x = x + torch.randn(x.shape, generator=g) * u(0, 0.04)[:, None, None, None]
+    x = x.clamp(0, 1)
+    if keep_zero:  # skull-stripped MR: the background stays exactly 0, as at run time
+        x = torch.where(zero, torch.zeros_like(x), x)
+    return x, y
+
+
+def seg_loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    p = torch.sigmoid(logits)
+    inter = (p * y).sum()
+    dice = 1 - (2 * inter + 1) / (p.sum() + y.sum() + 1)
+    return F.binary_cross_entropy_with_logits(logits, y) + dice
+
+
+def train(images: np.ndarray, rois: np.ndarray, weights: np.ndarray, iters: int, batch: int, lr: float,
+          seed: int, rot_deg: float, keep_zero: bool, log) -> torch.nn.Module:
+    """Train a fresh U-Net for exactly ``iters`` steps (cosine lr), sampling slices by ``weights``."""
+    torch.manual_seed(seed)
+    g = torch.Generator().manual_seed(seed)
+    net = make_unet()
+    opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
+    warm = max(1, iters // 20)
+    sched = torch.optim.lr_scheduler.LambdaLR(  # linear warm-up, then cosine to 2 %
+        opt, lambda i: min(1.0, (i + 1) / warm) * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(i, iters) / iters))))
+    p = torch.as_tensor(weights / weights.sum(), dtype=torch.double)
+    net.train()
+    t0, run = time.time(), 0.0
+    for it in range(1, iters + 1):
+        idx = torch.multinomial(p, batch, replacement=True, generator=g).numpy()
+        x = torch.from_numpy(images[idx].astype(np.float32))[:, None]
+        y = torch.from_numpy(rois[idx].astype(np.float32))[:, None]
+        x, y = augment(x, y, g, rot_deg, keep_zero)
+        loss = seg_loss(net(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+        run += float(loss.detach())
+        if it % 100 == 0:
+            log(f"  it {it}/{iters} loss {run / 100:.4f} ({time.time() - t0:.0f} s)")
+            run = 0.0
+    return net.eval()
+
+
+@torch.no_grad()
+def predict(net, images: np.ndarray, batch: int = 32) -> np.ndarray:
+    x = torch.from_numpy(images.astype(np.float32))[:, None]
+    return np.concatenate([torch.sigmoid(net(x[s:s + batch]))[:, 0].numpy() for s in range(0, len(x), batch)])
+
+
+def dice(a: np.ndarray, b: np.ndarray) -> float:
+    s = a.sum() + b.sum()
+    return float(2 * np.logical_and(a, b).sum() / s) if s else 1.0
+
+
+# ----------------------------------------------------------------------------- command
+def main(argv: Sequence[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description="k-fold CV by case, then a final fit on all cases")
+    ap.add_argument("dataset", choices=["brats", "xray"])
+    ap.add_argument("--data-root", required=True)
+    ap.add_argument("--work", required=True, help="folder for caches, held-out probabilities, weights, logs")
+    ap.add_argument("--size", type=int, default=128)
+    ap.add_argument("--folds", type=int, default=4)
+    ap.add_argument("--only-folds", default=None, help="comma list of folds to run (default all); 'final' too")
+    ap.add_argument("--iters", type=int, default=1200)
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--lr", type=float, default=3e-3)
+    ap.add_argument("--threads", type=int, default=1)
+    args = ap.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    work = Path(args.work) / args.dataset
+    work.mkdir(parents=True, exist_ok=True)
+    logf = open(work / "log.txt", "a")
+
+    def log(msg: str) -> None:
+        line = time.strftime("%H:%M:%S ") + msg
+        print(line, flush=True)
+        logf.write(line + "\n")
+        logf.flush()
+
+    root = Path(args.data_root)
+    cache_dir = Path(args.work) / f"cache_{args.dataset}_{args.size}"
+    if args.dataset == "brats":
+        items = brats_case_dirs(root)
+        names = [c.name for c in items]
+        files = [cache_brats(c, args.size, cache_dir) for c in items]
+    else:
+        items = xray_pairs(root)
+        names = [n for n, _, _ in items]
+        files = [cache_xray(n, i, m, args.size, cache_dir) for n, i, m in items]
+    data = [dict(np.load(f)) for f in files]
+    log(f"{args.dataset}: {len(items)} cases cached at {args.size}; args {vars(args)}")
+    fold_of = [i % args.folds for i in range(len(items))]
+    runs = [str(k) for k in range(args.folds)] + ["final"]
+    if args.only_folds:
+        runs = [r for r in runs if r in args.only_folds.split(",")]
+    for run in runs:
+        train_ids = [i for i in range(len(items)) if run == "final" or fold_of[i] != int(run)]
+        test_ids = [] if run == "final" else [i for i in range(len(items)) if fold_of[i] == int(run)]
+        if args.dataset == "brats":
+            keep = [np.flatnonzero(data[i]["brain"]) for i in train_ids]
+            images = np.concatenate([data[i]["image"][k] for i, k in zip(train_ids, keep)])
+            rois = np.concatenate([data[i]["roi"][k] for i, k in zip(train_ids, keep)])
+            has = rois.reshape(len(rois), -1).any(1)
+            # half of the draws from tumour slices, half from the other brain slices
+            weights = np.where(has, 0.5 / max(has.sum(), 1), 0.5 / max((~has).sum(), 1))
+            rot, keep_zero = 15.0, True
+        else:
+            images = np.concatenate([data[i]["image"] for i in train_ids])
+            rois = np.concatenate([data[i]["roi"] for i in train_ids])
+            weights = np.ones(len(images))
+            rot, keep_zero = 10.0, False
+        log(f"run {run}: train {len(train_ids)} cases ({len(images)} slices), test {[names[i] for i in test_ids]}")
+        t = time.time()
+        net = train(images, rois, weights, args.iters, args.batch, args.lr, seed=0, rot_deg=rot,
+                    keep_zero=keep_zero, log=log)
+        seconds = round(time.time() - t, 1)
+        out_dir = work / f"run_{run}"
+        out_dir.mkdir(exist_ok=True)
+        torch.save(net.state_dict(), out_dir / "unet.pt")
+        rows = []
+        for i in test_ids:
+            prob = predict(net, data[i]["image"])
+            np.save(out_dir / f"{names[i]}_prob.npy", prob.astype(np.float16))
+            truth = native_truth(args.dataset, items[i])
+            pred = to_native_grid(prob, truth.shape[1:]) > 0.5
+            rows.append({"case": names[i], "dice": dice(pred, truth)})
+            log(f"  {names[i]} dice {rows[-1]['dice']:.3f}")
+        summary = {"run": run, "train_seconds": seconds, "items": rows,
+                   "mean_dice": float(np.mean([r["dice"] for r in rows])) if rows else None}
+        (out_dir / "result.json").write_text(json.dumps(summary, indent=2))
+        log(f"run {run} done in {seconds} s, mean dice {summary['mean_dice']}")
+
+
+if __name__ == "__main__":
+    main()

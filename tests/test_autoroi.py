@@ -1,0 +1,120 @@
+"""The automatic ROI's pieces: scale-free normalisation, clean-up, margin, plausibility check."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from medroi.autoroi.inputs import brats_flair_sibling, is_monochrome1, modality_hint, spacing_of
+from medroi.autoroi.normalise import robust_unit
+from medroi.autoroi.postprocess import RoiPolicy, check, clean, finish, grow, parse_margin
+from medroi.errors import MedroiError
+
+
+def _brain(seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    vol = np.zeros((40, 40, 6), np.int32)
+    vol[5:35, 5:35] = rng.integers(100, 400, (30, 30, 6))
+    vol[15:22, 15:22, 2:4] = 900  # a bright "lesion"
+    return vol
+
+
+def test_robust_unit_ignores_the_scanner_scale_and_offset():
+    vol = _brain()
+    base = robust_unit(vol)
+    assert base.dtype == np.float32 and 0 <= base.min() and base.max() <= 1
+    np.testing.assert_allclose(robust_unit(vol * 30), base, atol=1e-6)
+    # an offset moves the background too, so the brain is what stays put
+    shifted = robust_unit(vol + 1000, mask=vol > 0)
+    np.testing.assert_allclose(shifted[vol > 0], base[vol > 0], atol=1e-6)
+    assert np.all(base[vol == 0] == 0)
+
+
+def test_robust_unit_monochrome1_inverts_back_to_the_same_picture():
+    rng = np.random.default_rng(1)
+    img = rng.integers(0, 256, (32, 48)).astype(np.uint16)
+    everything = np.ones(img.shape, bool)
+    base = robust_unit(img, mask=everything)
+    as_16_bit_mono1 = (65535 - img.astype(np.int64) * 257).astype(np.uint16)  # 16 bits, inverted
+    np.testing.assert_allclose(robust_unit(as_16_bit_mono1, mask=everything, invert=True), base, atol=1e-5)
+
+
+def test_robust_unit_of_a_blank_image_is_defined():
+    out = robust_unit(np.zeros((8, 8), np.uint8))
+    assert np.all(out == 0)
+
+
+def test_parse_margin():
+    assert parse_margin("3mm") == (3.0, "mm")
+    assert parse_margin("2.5%") == (2.5, "%")
+    assert parse_margin("8") == (8.0, "px") == parse_margin(8)
+    with pytest.raises(MedroiError):
+        parse_margin("three")
+
+
+def test_grow_in_mm_follows_the_voxel_spacing():
+    mask = np.zeros((21, 21, 21), bool)
+    mask[10, 10, 10] = True
+    grown = grow(mask, (4.0, "mm"), spacing=[1.0, 1.0, 2.0])
+    assert grown[10, 10, 10] and grown[14, 10, 10] and not grown[15, 10, 10]
+    assert grown[10, 10, 12] and not grown[10, 10, 13]  # 2 mm slices: 2 slices = 4 mm
+    assert grow(mask, (0, "mm")).sum() == 1
+    percent = np.zeros((100, 50), bool)
+    percent[50, 25] = True
+    assert grow(percent, (3.0, "%"))[50, 28] and not grow(percent, (3.0, "%"))[50, 29]  # 3 % of 100 px
+
+
+def test_clean_keeps_large_components_and_fills_holes():
+    mask = np.zeros((40, 40), bool)
+    mask[5:20, 5:20] = True
+    mask[10:13, 10:13] = False  # a hole
+    mask[30:32, 30:32] = True  # a speck (4 px < 0.1 x 225)
+    mask[25:35, 5:12] = True  # a second real component (70 px)
+    out = clean(mask, RoiPolicy(min_component_ratio=0.1))
+    assert out[11, 11] and not out[30, 30] and out[30, 8]
+    assert not clean(mask, RoiPolicy(max_components=1))[30, 8]
+
+
+def test_check_names_the_reason():
+    fg = np.ones((50, 50), bool)
+    prob = np.zeros((50, 50), np.float32)
+    policy = RoiPolicy(min_fraction=0.01, max_fraction=0.5, max_fragments=3, min_confidence=0.7)
+    assert check(prob, prob > 0.5, fg, policy)[0] == "the model found no region"
+    prob[0, 0] = 0.9
+    assert "too small" in check(prob, prob > 0.5, fg, policy)[0]
+    prob[:40] = 0.9
+    assert "too large" in check(prob, prob > 0.5, fg, policy)[0]
+    prob[:] = 0
+    for i in range(5):
+        prob[i * 10:i * 10 + 8, 0:8] = 0.9
+    assert "fragments" in check(prob, prob > 0.5, fg, RoiPolicy(max_fragments=3))[0]
+    prob[:] = 0
+    prob[10:30, 10:30] = 0.55
+    assert "low confidence" in check(prob, prob > 0.5, fg, policy)[0]
+    prob[10:30, 10:30] = 0.95
+    assert "training data" in check(prob, prob > 0.5, fg, RoiPolicy(max_foreground_fraction=0.5))[0]
+    reason, stats = check(prob, prob > 0.5, fg, policy)
+    assert reason is None and stats["fragments"] == 1 and stats["fraction"] == pytest.approx(0.16)
+
+
+def test_finish_grows_an_accepted_region_and_rejects_an_empty_one():
+    fg = np.ones((60, 60), bool)
+    prob = np.zeros((60, 60), np.float32)
+    assert finish(prob, fg, RoiPolicy(margin="2px")).mask is None
+    prob[20:30, 20:30] = 0.9
+    result = finish(prob, fg, RoiPolicy(margin="2px"))
+    assert result.accepted and result.reason is None and result.stats["margin"] == "2px"
+    assert result.mask.sum() > 100 and result.mask[18, 25] and not result.mask[17, 25]
+
+
+def test_input_hints(tmp_path):
+    assert modality_hint("x/Brats18_A_1_t1ce.nii.gz") == "t1ce"
+    assert modality_hint("Brats18_A_1_flair.nii") == "flair"
+    assert modality_hint("chest.png") is None
+    assert modality_hint("series", {"series_description": "AX T2 FLAIR"}) == "flair"
+    for m in ("flair", "t1", "t1ce", "t2"):
+        (tmp_path / f"C_{m}.nii.gz").write_bytes(b"")
+    assert brats_flair_sibling(tmp_path / "C_t1ce.nii.gz") == tmp_path / "C_flair.nii.gz"
+    assert brats_flair_sibling(tmp_path / "C_flair.nii.gz") is None
+    assert spacing_of({"spacing": [1, 1, 2]}) == [1.0, 1.0, 2.0] and spacing_of({}) is None
+    assert is_monochrome1({"photometric_interpretation": "MONOCHROME1"})

@@ -1,0 +1,106 @@
+"""``--roi auto`` with the shipped U-Nets on real images: scale-free, shared across a BRATS
+case's modalities in tree mode, and falling back when the model cannot handle the input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import require_data
+
+REPO = Path(__file__).resolve().parents[1]
+BRATS_BUNDLE = REPO / "bundles" / "brats_mri_roi_compression"
+CASE = "Brats18_TCIA03_265_1"
+SLAB = slice(60, 100)  # 40 slices through the tumour keep the tests quick
+
+
+@pytest.fixture(scope="module")
+def brats_model():
+    if not (BRATS_BUNDLE / "models" / "model.ts").is_file():
+        pytest.skip("no shipped BRATS model")
+    from medroi.networks.runtime import load_model
+
+    return load_model(str(BRATS_BUNDLE), "nifti")
+
+
+def _slab(case_dir: Path, modality: str) -> tuple[np.ndarray, np.ndarray]:
+    import nibabel as nib
+
+    img = nib.load(str(case_dir / f"{case_dir.name}_{modality}.nii.gz"))
+    return np.asarray(img.dataobj)[:, :, SLAB], img.affine
+
+
+@pytest.mark.parametrize("case,sub", [(CASE, "brats"), ("Brats18_TCIA10_628_1", "brats_extra")])
+def test_scaling_a_volume_by_30_gives_the_same_mask(brats_model, case, sub):
+    case_dir = require_data(sub, case)
+    flair, _ = _slab(case_dir, "flair")
+    base = brats_model.auto_roi(flair, spacing=[1.0, 1.0, 1.0])
+    scaled = brats_model.auto_roi(flair.astype(np.int32) * 30, spacing=[1.0, 1.0, 1.0])
+    assert base.accepted, base.reason
+    assert np.array_equal(base.mask, scaled.mask)
+    assert np.array_equal(brats_model.segment_volume(flair), brats_model.segment_volume(flair.astype(np.int32) * 30))
+
+
+def test_blank_images_fall_back(brats_model):
+    blank_volume = brats_model.auto_roi(np.zeros((96, 96, 8), np.int16))
+    assert not blank_volume.accepted and blank_volume.reason
+    blank_slice = brats_model.auto_roi(np.full((120, 100), 17, np.uint16))
+    assert not blank_slice.accepted and blank_slice.reason
+
+
+def test_a_t1ce_file_alone_falls_back(brats_model, tmp_path):
+    if "t1ce" in brats_model.policy.accepts or not brats_model.policy.accepts:
+        pytest.skip("this model accepts T1ce")
+    from medroi import api
+
+    case_dir = require_data("brats", CASE)
+    t1ce = case_dir / f"{CASE}_t1ce.nii.gz"
+    import nibabel as nib
+
+    vol, affine = _slab(case_dir, "t1ce")
+    path = tmp_path / t1ce.name
+    nib.save(nib.Nifti1Image(vol, affine), str(path))
+    result = api.compress_file(path, tmp_path / "t1ce.mroi", roi="auto", model=str(BRATS_BUNDLE))
+    assert result["roi_auto"]["status"] == "fallback" and "flair" in result["roi_auto"]["reason"].lower()
+    assert result["roi_fraction"] == 1.0  # the whole volume kept within --roi-max-error (lossless)
+    assert api.file_info(tmp_path / "t1ce.mroi")["roi_auto"]["status"] == "fallback"
+
+
+def test_an_image_the_model_cannot_handle_falls_back(brats_model):
+    """An abdominal MR and a sagittal (not skull-stripped) head MR through the brain-tumour model."""
+    from medroi.io import read_image
+
+    for parts in (("more", "totalsegmentator", "example_mr_sm.nii.gz"), ("dicom", "mr_t1_sag_HFS_dcm_qa_decubitus")):
+        image = read_image(require_data(*parts))
+        result = brats_model.auto_roi(image.array, spacing=image.metadata.get("spacing"))
+        assert not result.accepted and "training data" in result.reason, parts
+
+
+def test_every_modality_of_a_brats_case_gets_the_flair_roi(brats_model, tmp_path):
+    import nibabel as nib
+
+    from medroi import batch, codec
+
+    case_dir = require_data("brats", CASE)
+    inp = tmp_path / "in" / CASE
+    inp.mkdir(parents=True)
+    for modality in ("flair", "t1", "t1ce", "t2"):
+        vol, affine = _slab(case_dir, modality)
+        nib.save(nib.Nifti1Image(vol, affine), str(inp / f"{CASE}_{modality}.nii.gz"))
+    summary = batch.compress_tree(tmp_path / "in", tmp_path / "out", roi="auto", model=str(BRATS_BUNDLE),
+                                  workers=1, progress=False)
+    assert summary["failed"] == 0 and summary["ok"] == 4
+    masks = {}
+    for modality in ("flair", "t1", "t1ce", "t2"):
+        data = (tmp_path / "out" / CASE / f"{CASE}_{modality}.nii.gz.mroi").read_bytes()
+        masks[modality] = codec.decompress(data).roi_mask
+    assert masks["flair"].any() and not masks["flair"].all()  # a real ROI, not the fallback
+    for modality in ("t1", "t1ce", "t2"):
+        assert np.array_equal(masks[modality], masks["flair"]), modality
+    import json
+
+    rows = json.loads((tmp_path / "out" / "manifest.json").read_text())["files"]
+    assert {r["roi_source"] for r in rows} == {f"{CASE}_flair.nii.gz"}
+    assert {r["roi_status"] for r in rows} == {"ok"}
