@@ -59,21 +59,38 @@ def new_encoder(capacity: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _shift_low(st, out):
-    low = st[_LOW]
+def load_encoder(st):
+    """The encoder state as locals (low, range, cache, cache_size, position): kept in
+    registers through a slice's loop instead of loaded from / stored to ``st`` per bit."""
+    return st[_LOW], st[_RANGE], st[_CACHE], st[_CSIZE], st[_POS]
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def store_encoder(st, low, rng, cache, csize, pos):
+    """Write the locals of ``load_encoder`` back into ``st``."""
+    st[_LOW] = low
+    st[_RANGE] = rng
+    st[_CACHE] = cache
+    st[_CSIZE] = csize
+    st[_POS] = pos
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _shift_low(low, cache, csize, pos, out):
     if low < 0xFF000000 or low > 0xFFFFFFFF:
         carry = low >> 32
-        temp = st[_CACHE]
+        temp = cache
         while True:
-            out[st[_POS]] = (temp + carry) & 0xFF
-            st[_POS] += 1
+            out[pos] = (temp + carry) & 0xFF
+            pos += 1
             temp = 0xFF
-            st[_CSIZE] -= 1
-            if st[_CSIZE] == 0:
+            csize -= 1
+            if csize == 0:
                 break
-        st[_CACHE] = (low >> 24) & 0xFF
-    st[_CSIZE] += 1
-    st[_LOW] = (low & 0x00FFFFFF) << 8
+        cache = (low >> 24) & 0xFF
+    csize += 1
+    low = (low & 0x00FFFFFF) << 8
+    return low, cache, csize, pos
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -95,52 +112,60 @@ def _adapt(probs, counts, s, bit):
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _put(st, out, p0, bit):
-    bound = (st[_RANGE] >> PROB_BITS) * p0
+def _put(low, rng, cache, csize, pos, out, p0, bit):
+    bound = (rng >> PROB_BITS) * p0
     if bit:
-        st[_LOW] += bound
-        st[_RANGE] -= bound
+        low += bound
+        rng -= bound
     else:
-        st[_RANGE] = bound
-    while st[_RANGE] < (1 << 24):
-        st[_RANGE] <<= 8
-        _shift_low(st, out)
+        rng = bound
+    while rng < (1 << 24):
+        rng <<= 8
+        low, cache, csize, pos = _shift_low(low, cache, csize, pos, out)
+    return low, rng, cache, csize, pos
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _put_adaptive(st, out, probs, counts, s, bit):
-    _put(st, out, probs[s], bit)
+def _put_adaptive(low, rng, cache, csize, pos, out, probs, counts, s, bit):
+    state = _put(low, rng, cache, csize, pos, out, probs[s], bit)
     _adapt(probs, counts, s, bit)
+    return state
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def encode_one(st, out, probs, counts, n_ctx_states, ctx, flag_ctx, flag, q):
-    """Code one pixel: its flag (when ``flag_ctx >= 0``) and, unless set, residual ``q``."""
+def encode_one(low, rng, cache, csize, pos, out, probs, counts, n_ctx_states, ctx, flag_ctx, flag, q):
+    """Code one pixel: its flag (when ``flag_ctx >= 0``) and, unless set, residual ``q``;
+    takes and returns the state of ``load_encoder``."""
     if flag_ctx >= 0:
-        _put_adaptive(st, out, probs, counts, n_ctx_states + flag_ctx, flag)
+        low, rng, cache, csize, pos = _put_adaptive(low, rng, cache, csize, pos, out, probs, counts,
+                                                    n_ctx_states + flag_ctx, flag)
         if flag:
-            return
+            return low, rng, cache, csize, pos
     base = ctx * N_STATES
     if q == 0:
-        _put_adaptive(st, out, probs, counts, base + _S_ZERO, 1)
-        return
-    _put_adaptive(st, out, probs, counts, base + _S_ZERO, 0)
-    _put_adaptive(st, out, probs, counts, base + _S_SIGN, 1 if q < 0 else 0)
+        return _put_adaptive(low, rng, cache, csize, pos, out, probs, counts, base + _S_ZERO, 1)
+    low, rng, cache, csize, pos = _put_adaptive(low, rng, cache, csize, pos, out, probs, counts, base + _S_ZERO, 0)
+    low, rng, cache, csize, pos = _put_adaptive(low, rng, cache, csize, pos, out, probs, counts, base + _S_SIGN,
+                                                1 if q < 0 else 0)
     m = -q if q < 0 else q
     e = 0
     while (m >> (e + 1)) > 0:
         e += 1
     for k in range(e):
-        _put_adaptive(st, out, probs, counts, base + _S_EXP + k, 1)
-    _put_adaptive(st, out, probs, counts, base + _S_EXP + e, 0)
+        low, rng, cache, csize, pos = _put_adaptive(low, rng, cache, csize, pos, out, probs, counts,
+                                                    base + _S_EXP + k, 1)
+    low, rng, cache, csize, pos = _put_adaptive(low, rng, cache, csize, pos, out, probs, counts, base + _S_EXP + e, 0)
     if e >= 1:
         b1 = (m >> (e - 1)) & 1
-        _put_adaptive(st, out, probs, counts, base + _S_MANT1 + e, b1)
+        low, rng, cache, csize, pos = _put_adaptive(low, rng, cache, csize, pos, out, probs, counts,
+                                                    base + _S_MANT1 + e, b1)
         if e >= 2:
             b2 = (m >> (e - 2)) & 1
-            _put_adaptive(st, out, probs, counts, base + _S_MANT2 + 2 * e + b1, b2)
+            low, rng, cache, csize, pos = _put_adaptive(low, rng, cache, csize, pos, out, probs, counts,
+                                                        base + _S_MANT2 + 2 * e + b1, b2)
             for k in range(e - 3, -1, -1):
-                _put(st, out, PROB_ONE // 2, (m >> k) & 1)
+                low, rng, cache, csize, pos = _put(low, rng, cache, csize, pos, out, PROB_ONE // 2, (m >> k) & 1)
+    return low, rng, cache, csize, pos
 
 
 def room_left(st: np.ndarray, out: np.ndarray) -> bool:
@@ -149,18 +174,23 @@ def room_left(st: np.ndarray, out: np.ndarray) -> bool:
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def has_room(st, out):
-    return st[_POS] < out.size - _SPARE
+def has_room(pos, out):
+    """Whether ``out`` has room for one more pixel at position ``pos``."""
+    return pos < out.size - _SPARE
 
 
 @numba.njit(cache=True, nogil=True)
 def encode_symbols(st, out, probs, counts, n_ctx_states, ctx, flag_ctx, flags, values, start):
     """Code pixels ``start..`` with ``encode_one``. Returns the index reached (the caller
     grows ``out`` and calls again when it is short of room)."""
+    low, rng, cache, csize, pos = load_encoder(st)
     for i in range(start, ctx.size):
-        if not has_room(st, out):
+        if not has_room(pos, out):
+            store_encoder(st, low, rng, cache, csize, pos)
             return i
-        encode_one(st, out, probs, counts, n_ctx_states, ctx[i], flag_ctx[i], flags[i], values[i])
+        low, rng, cache, csize, pos = encode_one(low, rng, cache, csize, pos, out, probs, counts, n_ctx_states,
+                                                 ctx[i], flag_ctx[i], flags[i], values[i])
+    store_encoder(st, low, rng, cache, csize, pos)
     return ctx.size
 
 
@@ -174,9 +204,11 @@ def grow(out: np.ndarray) -> np.ndarray:
 @numba.njit(cache=True, nogil=True)
 def finish(st, out):
     """Flush the coder; returns the number of bytes written."""
+    low, rng, cache, csize, pos = load_encoder(st)
     for _ in range(5):
-        _shift_low(st, out)
-    return st[_POS]
+        low, cache, csize, pos = _shift_low(low, cache, csize, pos, out)
+    store_encoder(st, low, rng, cache, csize, pos)
+    return pos
 
 
 def encode_all(st, out, probs, counts, n_ctx_states, ctx, flag_ctx, flags, values) -> np.ndarray:
@@ -203,83 +235,109 @@ def new_decoder(data: bytes) -> tuple[np.ndarray, np.ndarray]:
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _next_byte(st, buf):
-    pos = st[_DPOS]
-    st[_DPOS] = pos + 1
+def load_decoder(st):
+    """The decoder state as locals (code, range, position, overrun), as ``load_encoder``."""
+    return st[_CODE], st[_DRANGE], st[_DPOS], st[_OVER]
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def store_decoder(st, code, rng, pos, over):
+    """Write the locals of ``load_decoder`` back into ``st``."""
+    st[_CODE] = code
+    st[_DRANGE] = rng
+    st[_DPOS] = pos
+    st[_OVER] = over
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _next_byte(pos, over, buf):
     if pos < buf.size:
-        return np.int64(buf[pos])
-    st[_OVER] += 1
-    return np.int64(0)
+        return np.int64(buf[pos]), pos + 1, over
+    return np.int64(0), pos + 1, over + 1
 
 
 @numba.njit(cache=True, nogil=True)
 def _init_decoder(st, buf):
-    code = 0
+    code, rng, pos, over = load_decoder(st)
+    code = np.int64(0)
     for _ in range(5):
-        code = ((code << 8) | _next_byte(st, buf)) & 0xFFFFFFFF
-    st[_CODE] = code
+        byte, pos, over = _next_byte(pos, over, buf)
+        code = ((code << 8) | byte) & 0xFFFFFFFF
+    store_decoder(st, code, rng, pos, over)
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _get(st, buf, p0):
-    bound = (st[_DRANGE] >> PROB_BITS) * p0
-    if st[_CODE] < bound:
-        st[_DRANGE] = bound
+def _get(code, rng, pos, over, buf, p0):
+    bound = (rng >> PROB_BITS) * p0
+    if code < bound:
+        rng = bound
         bit = 0
     else:
-        st[_CODE] -= bound
-        st[_DRANGE] -= bound
+        code -= bound
+        rng -= bound
         bit = 1
-    while st[_DRANGE] < (1 << 24):
-        st[_DRANGE] <<= 8
-        st[_CODE] = ((st[_CODE] << 8) | _next_byte(st, buf)) & 0xFFFFFFFF
-    return bit
+    while rng < (1 << 24):
+        rng <<= 8
+        byte, pos, over = _next_byte(pos, over, buf)
+        code = ((code << 8) | byte) & 0xFFFFFFFF
+    return bit, code, rng, pos, over
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _get_adaptive(st, buf, probs, counts, s):
-    bit = _get(st, buf, probs[s])
+def _get_adaptive(code, rng, pos, over, buf, probs, counts, s):
+    bit, code, rng, pos, over = _get(code, rng, pos, over, buf, probs[s])
     _adapt(probs, counts, s, bit)
-    return bit
+    return bit, code, rng, pos, over
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def decode_one(st, buf, probs, counts, n_ctx_states, ctx, flag_ctx):
-    """Inverse of ``encode_one``: (flag, q, ok); ok is False on damage (an impossible
-    exponent or reads far past the end)."""
+def decode_one(code, rng, pos, over, buf, probs, counts, n_ctx_states, ctx, flag_ctx):
+    """Inverse of ``encode_one``: (flag, q, ok, state of ``load_decoder``); ok is False on
+    damage (an impossible exponent or reads far past the end)."""
     if flag_ctx >= 0:
-        if _get_adaptive(st, buf, probs, counts, n_ctx_states + flag_ctx):
-            return 1, np.int64(0), True
+        bit, code, rng, pos, over = _get_adaptive(code, rng, pos, over, buf, probs, counts, n_ctx_states + flag_ctx)
+        if bit:
+            return 1, np.int64(0), True, code, rng, pos, over
     base = ctx * N_STATES
-    if _get_adaptive(st, buf, probs, counts, base + _S_ZERO):
-        return 0, np.int64(0), st[_OVER] <= 8
-    negative = _get_adaptive(st, buf, probs, counts, base + _S_SIGN)
+    bit, code, rng, pos, over = _get_adaptive(code, rng, pos, over, buf, probs, counts, base + _S_ZERO)
+    if bit:
+        return 0, np.int64(0), over <= 8, code, rng, pos, over
+    negative, code, rng, pos, over = _get_adaptive(code, rng, pos, over, buf, probs, counts, base + _S_SIGN)
     e = 0
-    while _get_adaptive(st, buf, probs, counts, base + _S_EXP + e):
+    while True:
+        bit, code, rng, pos, over = _get_adaptive(code, rng, pos, over, buf, probs, counts, base + _S_EXP + e)
+        if not bit:
+            break
         e += 1
         if e >= MAX_EXPONENT:
-            return 0, np.int64(0), False
+            return 0, np.int64(0), False, code, rng, pos, over
     m = np.int64(1) << e
     if e >= 1:
-        b1 = _get_adaptive(st, buf, probs, counts, base + _S_MANT1 + e)
+        b1, code, rng, pos, over = _get_adaptive(code, rng, pos, over, buf, probs, counts, base + _S_MANT1 + e)
         m |= np.int64(b1) << (e - 1)
         if e >= 2:
-            b2 = _get_adaptive(st, buf, probs, counts, base + _S_MANT2 + 2 * e + b1)
+            b2, code, rng, pos, over = _get_adaptive(code, rng, pos, over, buf, probs, counts,
+                                                     base + _S_MANT2 + 2 * e + b1)
             m |= np.int64(b2) << (e - 2)
             for k in range(e - 3, -1, -1):
-                m |= np.int64(_get(st, buf, PROB_ONE // 2)) << k
-    return 0, (-m if negative else m), st[_OVER] <= 8
+                bit, code, rng, pos, over = _get(code, rng, pos, over, buf, PROB_ONE // 2)
+                m |= np.int64(bit) << k
+    return 0, (-m if negative else m), over <= 8, code, rng, pos, over
 
 
 @numba.njit(cache=True, nogil=True)
 def decode_symbols(st, buf, probs, counts, n_ctx_states, ctx, flag_ctx, flags, values):
     """Inverse of ``encode_symbols``; returns False on damage, leaving the rest undecoded."""
+    code, rng, pos, over = load_decoder(st)
     for i in range(ctx.size):
-        f, q, ok = decode_one(st, buf, probs, counts, n_ctx_states, ctx[i], flag_ctx[i])
+        f, q, ok, code, rng, pos, over = decode_one(code, rng, pos, over, buf, probs, counts, n_ctx_states, ctx[i],
+                                                    flag_ctx[i])
         if not ok:
+            store_decoder(st, code, rng, pos, over)
             return False
         flags[i] = f
         values[i] = q
+    store_decoder(st, code, rng, pos, over)
     return True
 
 

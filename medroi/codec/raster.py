@@ -36,17 +36,17 @@ _WEIGHTS = np.maximum(1, WEIGHT_ONE // (np.arange(1, _MAX_EVIDENCE + 1, dtype=np
 _ERROR_CAP = 1 << 30
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def _round_div(numerator: np.int64, denominator: np.int64) -> np.int64:
     """round(numerator / denominator) for denominator > 0, ties to even (unbiased)."""
     quotient = numerator // denominator
     twice_remainder = 2 * (numerator - quotient * denominator)
-    if twice_remainder > denominator or (twice_remainder == denominator and quotient % 2 == 1):
+    if twice_remainder > denominator or (twice_remainder == denominator and (quotient & 1) == 1):
         quotient += 1
     return quotient
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@numba.njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _median3(a, b, c):
     if a > b:
         a, b = b, a
@@ -55,18 +55,26 @@ def _median3(a, b, c):
     return a if a > b else b
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@numba.njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _clip(v, lo, hi):
     return lo if v < lo else (hi if v > hi else v)
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
-def _neighbours(j, width):
-    """Flat indices of W, N, NW, NE (-1 for the first pixel); missing ones borrow a partner."""
-    y = j // width
-    c = j - y * width
-    if y == 0:
-        if c == 0:
+@numba.njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _quantize(residual, e, step):
+    """Residual ``residual`` quantized with step 2e + 1, rounding to the nearest (lossless: itself, no division)."""
+    if e == 0:
+        return residual
+    q = (abs(residual) + e) // step
+    return -q if residual < 0 else q
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _neighbours(j, c, width):
+    """Flat indices of W, N, NW, NE of pixel ``j`` in column ``c`` (-1 for the first pixel);
+    missing ones borrow a partner. The caller tracks ``c``: no division per pixel."""
+    if j < width:
+        if j == 0:
             return -1, -1, -1, -1
         return j - 1, j - 1, j - 1, j - 1
     n = j - width
@@ -76,11 +84,11 @@ def _neighbours(j, width):
     return j - 1, n, n - 1, ne
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
-def _predict(j, width, recon, refs, errors, final_error, lo, hi, thresholds, step, in_roi, split, n_activity,
+@numba.njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _predict(j, c, width, recon, refs, errors, final_error, lo, hi, thresholds, step, in_roi, split, n_activity,
              preds, default, bias_sum, bias_cnt):
     """Blended prediction, residual context and flag context of pixel ``j`` (fills ``preds``)."""
-    iw, i_n, inw, ine = _neighbours(j, width)
+    iw, i_n, inw, ine = _neighbours(j, c, width)
     n_refs = refs.shape[1]
     n_pred = preds.size
     if iw < 0:
@@ -130,7 +138,9 @@ def _predict(j, width, recon, refs, errors, final_error, lo, hi, thresholds, ste
     fen = np.int64(final_error[i_n])
     energy = 2 * (abs(few) + abs(fen)) + abs(np.int64(final_error[inw])) + abs(np.int64(final_error[ine]))
     gradients = abs(w - nw) + abs(nn - nw) + abs(nn - ne)
-    activity = (energy + gradients + (pmax - pmin)) // (2 * step)
+    activity = energy + gradients + (pmax - pmin)
+    # lossless (step 1): floor division by 2 is a shift (same result, no division)
+    activity = activity >> 1 if step == 1 else activity // (2 * step)
     bucket = 0
     while bucket < thresholds.size and activity >= thresholds[bucket]:
         bucket += 1
@@ -146,7 +156,7 @@ def _predict(j, width, recon, refs, errors, final_error, lo, hi, thresholds, ste
     return blended, bucket, 5 * ref_state + n_background, bias_ctx
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@numba.njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _store(j, value, blended, preds, recon, errors, final_error, bias_ctx, bias_sum, bias_cnt):
     recon[j] = value
     e = value - blended
@@ -162,53 +172,66 @@ def _store(j, value, blended, preds, recon, errors, final_error, bias_ctx, bias_
         errors[j, k] = e if e < _ERROR_CAP else _ERROR_CAP
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def encode_slice(x, bound, coded, in_roi, refs, lo, hi, split, use_flag, thresholds, n_activity, probs, counts,
                  n_ctx_states, st, out, recon, errors, final_error, width, default, bias_sum, bias_cnt, start):
     """Code pixels ``start..`` in raster order; returns the index reached (``out`` full)."""
     preds = np.zeros(errors.shape[1], np.int64)
+    c = start % width
+    low, rng, cache, csize, pos = rangecoder.load_encoder(st)  # locals: registers, not memory, per bit
     for j in range(start, x.size):
-        if not rangecoder.has_room(st, out):
+        if not rangecoder.has_room(pos, out):
+            rangecoder.store_encoder(st, low, rng, cache, csize, pos)
             return j
         e = bound[j]
         step = 2 * e + 1
-        blended, ctx, flag_ctx, bias_ctx = _predict(j, width, recon, refs, errors, final_error, lo, hi, thresholds,
+        blended, ctx, flag_ctx, bias_ctx = _predict(j, c, width, recon, refs, errors, final_error, lo, hi, thresholds,
                                                     step, in_roi[j], split, n_activity, preds, default, bias_sum,
                                                     bias_cnt)
         if coded[j]:
             flag = 1 if (use_flag and x[j] - lo <= e) else 0
-            residual = x[j] - blended
-            q = (abs(residual) + e) // step
-            if residual < 0:
-                q = -q
-            rangecoder.encode_one(st, out, probs, counts, n_ctx_states, ctx, flag_ctx if use_flag else -1, flag, q)
+            q = _quantize(x[j] - blended, e, step)
+            low, rng, cache, csize, pos = rangecoder.encode_one(low, rng, cache, csize, pos, out, probs, counts,
+                                                                n_ctx_states, ctx, flag_ctx if use_flag else -1,
+                                                                flag, q)
             value = lo if flag else _clip(blended + q * step, lo, hi)
         else:
             value = recon[j]  # set by the caller (the network's reconstruction)
         _store(j, value, blended, preds, recon, errors, final_error, bias_ctx, bias_sum, bias_cnt)
+        c += 1
+        if c == width:
+            c = 0
+    rangecoder.store_encoder(st, low, rng, cache, csize, pos)
     return x.size
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def decode_slice(bound, coded, in_roi, refs, lo, hi, split, use_flag, thresholds, n_activity, probs, counts,
                  n_ctx_states, st, buf, recon, errors, final_error, width, default, bias_sum, bias_cnt):
     """Inverse of ``encode_slice``; returns False on damaged data."""
     preds = np.zeros(errors.shape[1], np.int64)
+    c = 0
+    code, rng, pos, over = rangecoder.load_decoder(st)  # locals: registers, not memory, per bit
     for j in range(recon.size):
         e = bound[j]
         step = 2 * e + 1
-        blended, ctx, flag_ctx, bias_ctx = _predict(j, width, recon, refs, errors, final_error, lo, hi, thresholds,
+        blended, ctx, flag_ctx, bias_ctx = _predict(j, c, width, recon, refs, errors, final_error, lo, hi, thresholds,
                                                     step, in_roi[j], split, n_activity, preds, default, bias_sum,
                                                     bias_cnt)
         if coded[j]:
-            flag, q, ok = rangecoder.decode_one(st, buf, probs, counts, n_ctx_states, ctx,
-                                                flag_ctx if use_flag else -1)
+            flag, q, ok, code, rng, pos, over = rangecoder.decode_one(code, rng, pos, over, buf, probs, counts,
+                                                                      n_ctx_states, ctx, flag_ctx if use_flag else -1)
             if not ok:
+                rangecoder.store_decoder(st, code, rng, pos, over)
                 return False
             value = lo if flag else _clip(blended + q * step, lo, hi)
         else:
             value = recon[j]
         _store(j, value, blended, preds, recon, errors, final_error, bias_ctx, bias_sum, bias_cnt)
+        c += 1
+        if c == width:
+            c = 0
+    rangecoder.store_decoder(st, code, rng, pos, over)
     return True
 
 
@@ -220,25 +243,25 @@ def n_predictors(n_refs: int) -> int:
 # --------------------------------------------------------------------------- Huffman
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
-def _run_value(j, width, recon):
+@numba.njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _run_value(j, c, width, recon):
     """JPEG-LS run mode: (W, whether pixel ``j`` starts a run: its causal neighbours are
     all equal; a run then codes how many pixels are within the bound of W)."""
-    iw, i_n, inw, ine = _neighbours(j, width)
+    iw, i_n, inw, ine = _neighbours(j, c, width)
     if iw < 0:
         return -1, False
     w = recon[iw]
     return w, recon[i_n] == w and recon[inw] == w and recon[ine] == w
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@numba.njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _count(tables_counts, dirty, c, s, n_symbols):
     tables_counts[c, s] += 1
     dirty[c] = True
     return n_symbols + 1
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def encode_slice_prefix(x, bound, coded, in_roi, refs, lo, hi, split, use_flag, thresholds, n_activity, counts,
                         lengths, codes, first, offset, sorted_symbols, alphabet, dirty, st, out, recon, errors,
                         final_error, width, default, bias_sum, bias_cnt, start, progress):
@@ -247,10 +270,11 @@ def encode_slice_prefix(x, bound, coded, in_roi, refs, lo, hi, split, use_flag, 
     run, pixel that starts no run, the run's value]."""
     preds = np.zeros(errors.shape[1], np.int64)
     run_table = counts.shape[0] - 1
+    c = start % width
     for j in range(start, x.size):
         if not prefix.has_room(st, out):
             return j
-        run_value, starts_run = _run_value(j, width, recon)
+        run_value, starts_run = _run_value(j, c, width, recon)
         if coded[j] and j >= progress[1] and j != progress[2] and starts_run:
             table = run_table if run_value == lo else run_table - 1
             row_end = (j // width + 1) * width
@@ -271,7 +295,7 @@ def encode_slice_prefix(x, bound, coded, in_roi, refs, lo, hi, split, use_flag, 
                 prefix.rebuild(counts, lengths, codes, first, offset, sorted_symbols, alphabet, dirty)
         e = bound[j]
         step = 2 * e + 1
-        blended, ctx, flag_ctx, bias_ctx = _predict(j, width, recon, refs, errors, final_error, lo, hi, thresholds,
+        blended, ctx, flag_ctx, bias_ctx = _predict(j, c, width, recon, refs, errors, final_error, lo, hi, thresholds,
                                                     step, in_roi[j], split, n_activity, preds, default, bias_sum,
                                                     bias_cnt)
         if j < progress[1]:
@@ -282,10 +306,7 @@ def encode_slice_prefix(x, bound, coded, in_roi, refs, lo, hi, split, use_flag, 
                 progress[0] = _count(counts, dirty, ctx, prefix.SYM_BACKGROUND, progress[0])
                 value = lo
             else:
-                residual = x[j] - blended
-                q = (abs(residual) + e) // step
-                if residual < 0:
-                    q = -q
+                q = _quantize(x[j] - blended, e, step)
                 s, raw, n_raw = prefix.residual_symbol(q)
                 prefix.put_symbol(st, out, codes, lengths, ctx, s)
                 if n_raw:
@@ -297,10 +318,13 @@ def encode_slice_prefix(x, bound, coded, in_roi, refs, lo, hi, split, use_flag, 
         else:
             value = recon[j]
         _store(j, value, blended, preds, recon, errors, final_error, bias_ctx, bias_sum, bias_cnt)
+        c += 1
+        if c == width:
+            c = 0
     return x.size
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def decode_slice_prefix(bound, coded, in_roi, refs, lo, hi, split, use_flag, thresholds, n_activity, counts,
                         lengths, codes, first, offset, sorted_symbols, alphabet, dirty, st, buf, recon, errors,
                         final_error, width, default, bias_sum, bias_cnt):
@@ -311,8 +335,9 @@ def decode_slice_prefix(bound, coded, in_roi, refs, lo, hi, split, use_flag, thr
     run_end = 0
     no_run = -1
     current_run = lo
+    c = 0
     for j in range(recon.size):
-        run_value, starts_run = _run_value(j, width, recon)
+        run_value, starts_run = _run_value(j, c, width, recon)
         if coded[j] and j >= run_end and j != no_run and starts_run:
             table = run_table if run_value == lo else run_table - 1
             cls = prefix.get_symbol(st, buf, first, offset, sorted_symbols, table)
@@ -335,7 +360,7 @@ def decode_slice_prefix(bound, coded, in_roi, refs, lo, hi, split, use_flag, thr
                 prefix.rebuild(counts, lengths, codes, first, offset, sorted_symbols, alphabet, dirty)
         e = bound[j]
         step = 2 * e + 1
-        blended, ctx, flag_ctx, bias_ctx = _predict(j, width, recon, refs, errors, final_error, lo, hi, thresholds,
+        blended, ctx, flag_ctx, bias_ctx = _predict(j, c, width, recon, refs, errors, final_error, lo, hi, thresholds,
                                                     step, in_roi[j], split, n_activity, preds, default, bias_sum,
                                                     bias_cnt)
         if j < run_end:
@@ -360,4 +385,7 @@ def decode_slice_prefix(bound, coded, in_roi, refs, lo, hi, split, use_flag, thr
         else:
             value = recon[j]
         _store(j, value, blended, preds, recon, errors, final_error, bias_ctx, bias_sum, bias_cnt)
+        c += 1
+        if c == width:
+            c = 0
     return True
