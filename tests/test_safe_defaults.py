@@ -504,7 +504,9 @@ def test_interrupted_batch_lists_every_finished_file(tmp_path, signum):
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     process = subprocess.Popen([sys.executable, "-m", "medroi", "compress", str(tree), "-o", str(out),
                                 "--workers", "2", "--nroi-max-error", "2"], stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True, env=env)
+                               stderr=subprocess.PIPE, text=True, env=env,
+                               # as from a terminal: a shell script's background job (CI) inherits SIGINT ignored
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 120
     while not list(out.glob("*.mroi")) and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.01)
