@@ -34,6 +34,9 @@ _MAX_EVIDENCE = 4096  # weight 1 from here on
 #: blend weight per summed error e: max(1, WEIGHT_ONE // (e + 1)**2) (a table: no division per predictor)
 _WEIGHTS = np.maximum(1, WEIGHT_ONE // (np.arange(1, _MAX_EVIDENCE + 1, dtype=np.int64) ** 2))
 _ERROR_CAP = 1 << 30
+#: a predictor's stored error: capped where the blend's evidence saturates anyway
+#: (min(sum of 4, cap) is unchanged), so it fits int16: half the memory traffic
+_PREDICTOR_ERROR_CAP = _MAX_EVIDENCE - 1
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
@@ -85,7 +88,16 @@ def _neighbours(j, c, width):
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy", inline="always")
-def _predict(j, c, width, recon, refs, errors, final_error, lo, hi, thresholds, step, in_roi, split, n_activity,
+def _flat_references(refs, j, iw, i_n, inw, ine, lo):
+    """Whether every reference is ``lo`` at the pixel and its four neighbours."""
+    for r in range(refs.shape[1]):
+        if refs[j, r] != lo or refs[iw, r] != lo or refs[i_n, r] != lo or refs[inw, r] != lo or refs[ine, r] != lo:
+            return False
+    return True
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _predict(j, c, width, recon, refs, errors, final_error, lo, hi, buckets, step, in_roi, split, n_activity,
              preds, default, bias_sum, bias_cnt):
     """Blended prediction, residual context and flag context of pixel ``j`` (fills ``preds``)."""
     iw, i_n, inw, ine = _neighbours(j, c, width)
@@ -95,45 +107,54 @@ def _predict(j, c, width, recon, refs, errors, final_error, lo, hi, thresholds, 
         for k in range(n_pred):
             preds[k] = default
         ref_state = 0 if n_refs == 0 else (1 if refs[j, 0] == lo else 2)
-        return default, thresholds.size, 5 * ref_state, -1
+        return default, n_activity - 1, 5 * ref_state, -1
     w = recon[iw]
     nn = recon[i_n]
     nw = recon[inw]
     ne = recon[ine]
-    preds[0] = _median3(w, nn, w + nn - nw)
-    preds[1] = w + ne - nn
-    preds[2] = w
-    preds[3] = nn
-    preds[4] = w + nn - nw
-    for r in range(n_refs):
-        ref = refs[j, r]
-        dw = w - refs[iw, r]
-        dn = nn - refs[i_n, r]
-        dnw = nw - refs[inw, r]
-        dne = ne - refs[ine, r]
-        base = N_SPATIAL + N_PER_REFERENCE * r
-        preds[base] = ref + dw
-        preds[base + 1] = ref + dn
-        preds[base + 2] = ref + _median3(dw, dn, dw + dn - dnw)
-        preds[base + 3] = ref + ((dw + dn + dnw + dne + 2) >> 2)
-    numerator = 0
-    total = 0
-    pmin = hi
-    pmax = lo
-    for k in range(n_pred):
-        p = _clip(preds[k], lo, hi)
-        preds[k] = p
-        if p < pmin:
-            pmin = p
-        if p > pmax:
-            pmax = p
-        evidence = np.int64(errors[iw, k]) + np.int64(errors[i_n, k]) + np.int64(errors[inw, k]) + np.int64(
-            errors[ine, k]
-        )
-        weight = _WEIGHTS[evidence if evidence < _MAX_EVIDENCE else _MAX_EVIDENCE - 1]
-        numerator += weight * p
-        total += weight
-    blended = _clip(_round_div(numerator, total), lo, hi)
+    if w == lo and nn == lo and nw == lo and ne == lo and _flat_references(refs, j, iw, i_n, inw, ine, lo):
+        # background (most of a skull-stripped volume): every predictor is lo, so the blend
+        # is lo whatever the weights; the same result as below, ~4x faster
+        for k in range(n_pred):
+            preds[k] = lo
+        pmin = lo
+        pmax = lo
+        blended = lo
+    else:
+        preds[0] = _median3(w, nn, w + nn - nw)
+        preds[1] = w + ne - nn
+        preds[2] = w
+        preds[3] = nn
+        preds[4] = w + nn - nw
+        for r in range(n_refs):
+            ref = refs[j, r]
+            dw = w - refs[iw, r]
+            dn = nn - refs[i_n, r]
+            dnw = nw - refs[inw, r]
+            dne = ne - refs[ine, r]
+            base = N_SPATIAL + N_PER_REFERENCE * r
+            preds[base] = ref + dw
+            preds[base + 1] = ref + dn
+            preds[base + 2] = ref + _median3(dw, dn, dw + dn - dnw)
+            preds[base + 3] = ref + ((dw + dn + dnw + dne + 2) >> 2)
+        numerator = 0
+        total = 0
+        pmin = hi
+        pmax = lo
+        for k in range(n_pred):
+            p = _clip(preds[k], lo, hi)
+            preds[k] = p
+            if p < pmin:
+                pmin = p
+            if p > pmax:
+                pmax = p
+            evidence = np.int64(errors[iw, k]) + np.int64(errors[i_n, k]) + np.int64(errors[inw, k]) + np.int64(
+                errors[ine, k]
+            )
+            weight = _WEIGHTS[evidence if evidence < _MAX_EVIDENCE else _MAX_EVIDENCE - 1]
+            numerator += weight * p
+            total += weight
+        blended = _clip(_round_div(numerator, total), lo, hi)
     few = np.int64(final_error[iw])
     fen = np.int64(final_error[i_n])
     energy = 2 * (abs(few) + abs(fen)) + abs(np.int64(final_error[inw])) + abs(np.int64(final_error[ine]))
@@ -141,9 +162,8 @@ def _predict(j, c, width, recon, refs, errors, final_error, lo, hi, thresholds, 
     activity = energy + gradients + (pmax - pmin)
     # lossless (step 1): floor division by 2 is a shift (same result, no division)
     activity = activity >> 1 if step == 1 else activity // (2 * step)
-    bucket = 0
-    while bucket < thresholds.size and activity >= thresholds[bucket]:
-        bucket += 1
+    # ``buckets``: the level of each activity value (a table, not a search per pixel)
+    bucket = buckets[activity if activity < buckets.size else buckets.size - 1]
     if split and in_roi:
         bucket += n_activity
     n_background = (w == lo) + (nn == lo) + (nw == lo) + (ne == lo)
@@ -169,11 +189,11 @@ def _store(j, value, blended, preds, recon, errors, final_error, bias_ctx, bias_
             bias_cnt[bias_ctx] //= 2
     for k in range(preds.size):
         e = abs(value - preds[k])
-        errors[j, k] = e if e < _ERROR_CAP else _ERROR_CAP
+        errors[j, k] = e if e < _PREDICTOR_ERROR_CAP else _PREDICTOR_ERROR_CAP
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
-def encode_slice(x, bound, coded, in_roi, refs, lo, hi, split, use_flag, thresholds, n_activity, probs, counts,
+def encode_slice(x, bound, coded, in_roi, refs, lo, hi, split, use_flag, buckets, n_activity, models,
                  n_ctx_states, st, out, recon, errors, final_error, width, default, bias_sum, bias_cnt, start):
     """Code pixels ``start..`` in raster order; returns the index reached (``out`` full)."""
     preds = np.zeros(errors.shape[1], np.int64)
@@ -185,13 +205,13 @@ def encode_slice(x, bound, coded, in_roi, refs, lo, hi, split, use_flag, thresho
             return j
         e = bound[j]
         step = 2 * e + 1
-        blended, ctx, flag_ctx, bias_ctx = _predict(j, c, width, recon, refs, errors, final_error, lo, hi, thresholds,
+        blended, ctx, flag_ctx, bias_ctx = _predict(j, c, width, recon, refs, errors, final_error, lo, hi, buckets,
                                                     step, in_roi[j], split, n_activity, preds, default, bias_sum,
                                                     bias_cnt)
         if coded[j]:
             flag = 1 if (use_flag and x[j] - lo <= e) else 0
             q = _quantize(x[j] - blended, e, step)
-            low, rng, cache, csize, pos = rangecoder.encode_one(low, rng, cache, csize, pos, out, probs, counts,
+            low, rng, cache, csize, pos = rangecoder.encode_one(low, rng, cache, csize, pos, out, models,
                                                                 n_ctx_states, ctx, flag_ctx if use_flag else -1,
                                                                 flag, q)
             value = lo if flag else _clip(blended + q * step, lo, hi)
@@ -206,7 +226,7 @@ def encode_slice(x, bound, coded, in_roi, refs, lo, hi, split, use_flag, thresho
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
-def decode_slice(bound, coded, in_roi, refs, lo, hi, split, use_flag, thresholds, n_activity, probs, counts,
+def decode_slice(bound, coded, in_roi, refs, lo, hi, split, use_flag, buckets, n_activity, models,
                  n_ctx_states, st, buf, recon, errors, final_error, width, default, bias_sum, bias_cnt):
     """Inverse of ``encode_slice``; returns False on damaged data."""
     preds = np.zeros(errors.shape[1], np.int64)
@@ -215,11 +235,11 @@ def decode_slice(bound, coded, in_roi, refs, lo, hi, split, use_flag, thresholds
     for j in range(recon.size):
         e = bound[j]
         step = 2 * e + 1
-        blended, ctx, flag_ctx, bias_ctx = _predict(j, c, width, recon, refs, errors, final_error, lo, hi, thresholds,
+        blended, ctx, flag_ctx, bias_ctx = _predict(j, c, width, recon, refs, errors, final_error, lo, hi, buckets,
                                                     step, in_roi[j], split, n_activity, preds, default, bias_sum,
                                                     bias_cnt)
         if coded[j]:
-            flag, q, ok, code, rng, pos, over = rangecoder.decode_one(code, rng, pos, over, buf, probs, counts,
+            flag, q, ok, code, rng, pos, over = rangecoder.decode_one(code, rng, pos, over, buf, models,
                                                                       n_ctx_states, ctx, flag_ctx if use_flag else -1)
             if not ok:
                 rangecoder.store_decoder(st, code, rng, pos, over)
@@ -262,7 +282,7 @@ def _count(tables_counts, dirty, c, s, n_symbols):
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
-def encode_slice_prefix(x, bound, coded, in_roi, refs, lo, hi, split, use_flag, thresholds, n_activity, counts,
+def encode_slice_prefix(x, bound, coded, in_roi, refs, lo, hi, split, use_flag, buckets, n_activity, counts,
                         lengths, codes, first, offset, sorted_symbols, alphabet, dirty, st, out, recon, errors,
                         final_error, width, default, bias_sum, bias_cnt, start, progress):
     """``encode_slice`` with Huffman codes and JPEG-LS's run mode (flat and background
@@ -295,7 +315,7 @@ def encode_slice_prefix(x, bound, coded, in_roi, refs, lo, hi, split, use_flag, 
                 prefix.rebuild(counts, lengths, codes, first, offset, sorted_symbols, alphabet, dirty)
         e = bound[j]
         step = 2 * e + 1
-        blended, ctx, flag_ctx, bias_ctx = _predict(j, c, width, recon, refs, errors, final_error, lo, hi, thresholds,
+        blended, ctx, flag_ctx, bias_ctx = _predict(j, c, width, recon, refs, errors, final_error, lo, hi, buckets,
                                                     step, in_roi[j], split, n_activity, preds, default, bias_sum,
                                                     bias_cnt)
         if j < progress[1]:
@@ -325,7 +345,7 @@ def encode_slice_prefix(x, bound, coded, in_roi, refs, lo, hi, split, use_flag, 
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
-def decode_slice_prefix(bound, coded, in_roi, refs, lo, hi, split, use_flag, thresholds, n_activity, counts,
+def decode_slice_prefix(bound, coded, in_roi, refs, lo, hi, split, use_flag, buckets, n_activity, counts,
                         lengths, codes, first, offset, sorted_symbols, alphabet, dirty, st, buf, recon, errors,
                         final_error, width, default, bias_sum, bias_cnt):
     """Inverse of ``encode_slice_prefix``; returns False on damaged data."""
@@ -360,7 +380,7 @@ def decode_slice_prefix(bound, coded, in_roi, refs, lo, hi, split, use_flag, thr
                 prefix.rebuild(counts, lengths, codes, first, offset, sorted_symbols, alphabet, dirty)
         e = bound[j]
         step = 2 * e + 1
-        blended, ctx, flag_ctx, bias_ctx = _predict(j, c, width, recon, refs, errors, final_error, lo, hi, thresholds,
+        blended, ctx, flag_ctx, bias_ctx = _predict(j, c, width, recon, refs, errors, final_error, lo, hi, buckets,
                                                     step, in_roi[j], split, n_activity, preds, default, bias_sum,
                                                     bias_cnt)
         if j < run_end:

@@ -25,6 +25,8 @@ from medroi.errors import CorruptFileError
 
 ACTIVITY_THRESHOLDS = np.array([1, 2, 3, 4, 6, 8, 11, 16, 22, 32, 45, 64, 90, 128, 181, 256, 362, 512, 1024])
 N_ACTIVITY = len(ACTIVITY_THRESHOLDS) + 1
+#: the activity level of each activity value up to the last threshold (where it saturates)
+ACTIVITY_BUCKETS = np.searchsorted(ACTIVITY_THRESHOLDS, np.arange(ACTIVITY_THRESHOLDS[-1] + 1), side="right")
 N_ADAPTIVE_CONTEXTS = 4 * N_ACTIVITY + 1  # adaptive: activity x region x background neighbour, + first pixel
 N_FLAG_CONTEXTS = 15  # background neighbours (0-4) x reference (none / background / not)
 _ESCAPE_CHUNK_BITS = 16
@@ -221,7 +223,7 @@ class Models:
     decodes its group's earlier slices anyway), so each slice starts from learnt statistics."""
 
     def __init__(self) -> None:
-        self.probs, self.counts = rangecoder.new_models(N_ADAPTIVE_CONTEXTS, N_FLAG_CONTEXTS)
+        self.states = rangecoder.new_models(N_ADAPTIVE_CONTEXTS, N_FLAG_CONTEXTS)
         self.bias_sum = np.zeros(raster.N_BIAS_CONTEXTS, dtype=np.int64)
         self.bias_cnt = np.zeros(raster.N_BIAS_CONTEXTS, dtype=np.int64)
         self._tables: prefix.Tables | None = None
@@ -290,7 +292,7 @@ def encode_pixels(
         while True:
             start = raster.encode_slice_prefix(
                 x, bound, coded, mask_flat, ref_array, lo, hi, bounds.roi != bounds.nroi, use_flag,
-                ACTIVITY_THRESHOLDS, N_ACTIVITY, t.counts, t.lengths, t.codes, t.first, t.offset, t.sorted,
+                ACTIVITY_BUCKETS, N_ACTIVITY, t.counts, t.lengths, t.codes, t.first, t.offset, t.sorted,
                 t.alphabet, t.dirty, bit_state, out, recon, errors, final_error, width, default, models.bias_sum,
                 models.bias_cnt, start, progress,
             )
@@ -303,8 +305,8 @@ def encode_pixels(
     start = 0
     while True:
         start = raster.encode_slice(
-            x, bound, coded, mask_flat, ref_array, lo, hi, bounds.roi != bounds.nroi, use_flag, ACTIVITY_THRESHOLDS,
-            N_ACTIVITY, models.probs, models.counts, _ADAPTIVE_STATES, rc_state, out, recon, errors, final_error,
+            x, bound, coded, mask_flat, ref_array, lo, hi, bounds.roi != bounds.nroi, use_flag, ACTIVITY_BUCKETS,
+            N_ACTIVITY, models.states, _ADAPTIVE_STATES, rc_state, out, recon, errors, final_error,
             width, default, models.bias_sum, models.bias_cnt, start,
         )
         if start >= x.size:
@@ -323,7 +325,7 @@ def _raster_state(size: int, refs: list[np.ndarray], coded: np.ndarray, value_ra
     if not coded.all():
         recon[~coded] = np.clip(refs[0][~coded], lo, hi)
     ref_array = np.stack(refs, axis=1) if refs else np.zeros((size, 0), dtype=np.int64)
-    errors = np.zeros((size, raster.n_predictors(len(refs))), dtype=np.int32)
+    errors = np.zeros((size, raster.n_predictors(len(refs))), dtype=np.int16)
     final_error = np.zeros(size, dtype=np.int32)  # signed: value - prediction
     default = int(np.clip(refs[0][0], lo, hi)) if refs else (lo + hi) // 2
     return recon, errors, final_error, ref_array, default
@@ -355,7 +357,7 @@ def decode_pixels(
         t = models.tables
         bit_state, buf = prefix.new_reader(_read_bytes(decoder))
         ok = raster.decode_slice_prefix(
-            bound, coded, mask_flat, ref_array, lo, hi, bounds.roi != bounds.nroi, use_flag, ACTIVITY_THRESHOLDS,
+            bound, coded, mask_flat, ref_array, lo, hi, bounds.roi != bounds.nroi, use_flag, ACTIVITY_BUCKETS,
             N_ACTIVITY, t.counts, t.lengths, t.codes, t.first, t.offset, t.sorted, t.alphabet, t.dirty, bit_state,
             buf, recon, errors, final_error, width, default, models.bias_sum, models.bias_cnt,
         )
@@ -364,8 +366,8 @@ def decode_pixels(
         return recon.reshape(height, width)
     rc_state, buf = rangecoder.new_decoder(_read_bytes(decoder))
     ok = raster.decode_slice(
-        bound, coded, mask_flat, ref_array, lo, hi, bounds.roi != bounds.nroi, use_flag, ACTIVITY_THRESHOLDS,
-        N_ACTIVITY, models.probs, models.counts, _ADAPTIVE_STATES, rc_state, buf, recon, errors, final_error,
+        bound, coded, mask_flat, ref_array, lo, hi, bounds.roi != bounds.nroi, use_flag, ACTIVITY_BUCKETS,
+        N_ACTIVITY, models.states, _ADAPTIVE_STATES, rc_state, buf, recon, errors, final_error,
         width, default, models.bias_sum, models.bias_cnt,
     )
     if not ok or rangecoder.overran(rc_state):
