@@ -134,7 +134,11 @@ def _xrays(root: Path) -> list[Item]:
 
         def load(img=img, lungs=lungs):
             arr = _read(img)
-            return arr, (_mask(lungs, LUNG_ROI, arr.shape) if lungs.is_file() else None)
+            if not lungs.is_file():
+                return arr, None
+            planes = arr.ndim == 3  # a colour radiograph is read as planes: its 2D mask holds for each
+            roi = _mask(lungs, LUNG_ROI, arr.shape[:2] if planes else arr.shape)
+            return arr, (np.repeat(roi[..., None], arr.shape[2], axis=2) if planes and roi is not None else roi)
 
         items.append(Item("xray", img.stem, [img], load))
     return items
@@ -322,7 +326,9 @@ def measure(items: list[Item], cache: dict, strong: set[str], strong_effort: int
                 "raw_bytes": int(array.nbytes), "input_bytes": item.input_bytes(),
                 "roi_fraction": float(roi.mean()) if roi is not None else None,
             })
-            sig = f"{item.signature()}|roi={row['roi_fraction']}|v{CACHE_VERSION}"
+            # the array's shape is part of the key: a reader change (e.g. colour kept as planes)
+            # must not reuse results measured on another representation of the same file
+            sig = f"{item.signature()}|{row['shape']}:{row['dtype']}|roi={row['roi_fraction']}|v{CACHE_VERSION}"
             row.update(_cached(cache, key, sig, lambda: classical_image(array, roi)))
             if key in strong:
                 row.update(_cached(cache, f"{key}|e{strong_effort}", sig, lambda: strong_image(array, strong_effort)))
