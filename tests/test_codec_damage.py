@@ -105,7 +105,7 @@ def test_format_1_file_is_refused_naming_its_writer():
     from medroi.errors import UnsupportedVersionError
 
     old = (Path(__file__).parent / "data" / "format1_medroi0.1.0.mroi").read_bytes()
-    with pytest.raises(UnsupportedVersionError, match=r"format 1, written by medroi 0\.1\.0.*reads format 2"):
+    with pytest.raises(UnsupportedVersionError, match=r"format 1, written by medroi 0\.1\.0.*reads formats 2 and 3"):
         codec.decompress(old)
     with pytest.raises(UnsupportedVersionError, match="medroi 0.1.0"):
         codec.read_header(old)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from medroi import __version__
-from medroi.codec import container, kept, limits
+from medroi.codec import container, histogram, kept, limits
 from medroi.codec.entropy import Decoder, Encoder
 from medroi.codec.predictors import Predictor, network_references, reference_checksum
 from medroi.codec.slice_coder import Bounds, Models, decode_mask, decode_pixels, encode_mask, encode_pixels
@@ -127,6 +127,10 @@ def compress(
     masks = _slices(roi_mask, slice_axis)
     value_range = (int(image.min()), int(image.max()))
     bounds = Bounds(roi_bound, nroi_bound)
+    value_table = _value_table(image, slices, roi_bound, nroi_bound, predictor)
+    coding_range = value_range
+    if value_table is not None:  # code ranks of the used values (lossless only), slice by slice
+        coding_range = (0, value_table.size - 1)
 
     header = {
         "medroi_version": __version__,
@@ -142,6 +146,8 @@ def compress(
         "predictor": {"kind": "classical"} if predictor is None else predictor.identity,
         "metadata": metadata or {},
     }
+    if value_table is not None:
+        header["value_table"] = histogram.encode_table(value_table)
     network = network_references(predictor, slices, masks) if predictor is not None else None
     if network is not None:
         header["predictor"] = {**predictor.identity, "window": list(network.window)}
@@ -162,13 +168,22 @@ def compress(
             reference = network.reference(k)
             references = [reference] + references
             check = reference_checksum(reference)
-        recon = encode_pixels(encoder, slices[k], masks[k], references, value_range, bounds, models)
+        values = slices[k] if value_table is None else histogram.to_ranks(slices[k], value_table)
+        recon = encode_pixels(encoder, values, masks[k], references, coding_range, bounds, models)
         chunks.append(check.to_bytes(4, "little") + encoder.finish())
         history = [recon] + history[:1]
         previous_mask = masks[k]
         if progress is not None:
             progress(k + 1, slices.shape[0])
-    return container.pack(header, chunks)
+    return container.pack(header, chunks, version=3 if value_table is not None else 2)
+
+
+def _value_table(image: np.ndarray, slices: np.ndarray, roi_bound, nroi_bound, predictor) -> np.ndarray | None:
+    """The used values when a lossless classical file pays to code their ranks, else None."""
+    if roi_bound != 0 or nroi_bound != 0 or predictor is not None:
+        return None
+    table = histogram.used_values(image)
+    return table if table.size >= 2 and histogram.should_pack(slices, table) else None
 
 
 def _temporal_references(history: list[np.ndarray]) -> list[np.ndarray]:
@@ -220,6 +235,10 @@ def _validated_header(parsed: container.Container) -> dict:
         raise CorruptFileError("file header names an unknown entropy coder or predictor")
     if None in bounds and predictor["kind"] != "network":
         raise CorruptFileError("file header is damaged: a bound of None (network only) without a network")
+    if "value_table" in header:
+        if bounds != [0, 0] or predictor["kind"] != "classical":
+            raise CorruptFileError("file header is damaged: a value table in a file that is not lossless")
+        histogram.decode_table(header["value_table"], lo, hi)  # checked here, decoded for use by the decoder
     n_slices = 1 if len(shape) == 2 else shape[slice_axis]
     if len(parsed.index) != n_slices:
         raise CorruptFileError(f"file has {len(parsed.index)} chunks for {n_slices} slices")
@@ -258,7 +277,10 @@ class _SliceDecoder:
         kept = len(self.parsed.index) if whole else 2
         limits.check_decode_size(header["shape"], header["dtype"], self.slice_shape[0] * self.slice_shape[1], kept,
                                  header["predictor"]["kind"] == "network", max_output_bytes)
-        self.value_range = tuple(header["value_range"])
+        # the used values when ranks are coded (histogram packing), else None
+        self.table = histogram.decode_table(header["value_table"], *header["value_range"]) if "value_table" in header else None
+        self.value_range = tuple(header["value_range"]) if self.table is None else (0, self.table.size - 1)
+        self.dtype = np.dtype(header["dtype"])
         self.bounds = Bounds(header["roi_max_error"], header["nroi_max_error"])
         self.entropy = header["entropy"]
         self.gop = header["gop"]
@@ -271,6 +293,10 @@ class _SliceDecoder:
                 )
             self.network = predictor.for_decoding(header["predictor"], self.slice_shape, self.entropy)
         self._cache: tuple[int, list[np.ndarray], np.ndarray, Models] | None = None
+
+    def values(self, recon: np.ndarray) -> np.ndarray:
+        """A decoded slice in the image's values and dtype."""
+        return recon.astype(self.dtype) if self.table is None else histogram.from_ranks(recon, self.table, self.dtype)
 
     def decode(self, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Slice ``k`` and its mask (decodes from the start of its group as needed)."""
@@ -336,7 +362,7 @@ def decompress(
     masks = np.empty((n_slices, *decoder.slice_shape), dtype=bool)
     for k in range(n_slices):
         recon, mask = decoder.decode(k)
-        stack[k] = recon.astype(dtype)
+        stack[k] = decoder.values(recon)
         masks[k] = mask
         if progress is not None:
             progress(k + 1, n_slices)
@@ -363,4 +389,4 @@ def decompress_slice(
     if not 0 <= k < len(decoder.parsed.index):
         raise InvalidImageError(f"slice {k} does not exist (the file has {len(decoder.parsed.index)})")
     recon, mask = decoder.decode(k)
-    return recon.astype(decoder.header["dtype"]), mask
+    return decoder.values(recon), mask

@@ -27,9 +27,12 @@ from dataclasses import dataclass
 from medroi.errors import CorruptFileError, UnsupportedVersionError
 
 MAGIC = b"\x89MROI\r\n\x1a"
-#: 2 (medroi 0.2): pixels coded with adaptive binary models (range coder). Format 1
+#: 2 (medroi 0.2): pixels coded with adaptive binary models (range coder); 3 (medroi 0.3):
+#: the same, with a table of used values (histogram packing, ``histogram.py``). A file is
+#: written as 2 unless it needs 3, so medroi 0.2 reads every file it can decode; format 1
 #: (medroi 0.1, static per-slice tables) is refused with a message naming its writer.
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
+READABLE_VERSIONS = (2, 3)
 MAX_HEADER_BYTES = 64 << 20
 MAX_CHUNKS = 1 << 16
 _INDEX_ENTRY = struct.Struct("<QII")
@@ -42,6 +45,7 @@ class Container:
     header: dict
     data: bytes
     index: tuple[tuple[int, int, int], ...]  # (offset, length, crc) per chunk
+    version: int = FORMAT_VERSION
 
     def chunk(self, k: int) -> bytes:
         """Bytes of chunk ``k``, checked against its CRC."""
@@ -54,14 +58,16 @@ class Container:
         return payload
 
 
-def pack(header: dict, chunks: list[bytes]) -> bytes:
-    """Serialize a header and chunks into .mroi bytes."""
+def pack(header: dict, chunks: list[bytes], version: int = FORMAT_VERSION) -> bytes:
+    """Serialize a header and chunks into .mroi bytes of format ``version``."""
+    if version not in READABLE_VERSIONS:
+        raise ValueError(f"cannot write format {version}")
     header_bytes = json.dumps(header, separators=(",", ":"), sort_keys=True).encode("utf-8")
     if len(header_bytes) > MAX_HEADER_BYTES:
         raise ValueError("header too large")
     if len(chunks) > MAX_CHUNKS:
         raise ValueError(f"too many slices ({len(chunks)} > {MAX_CHUNKS})")
-    prefix = MAGIC + struct.pack("<HI", FORMAT_VERSION, len(header_bytes)) + header_bytes
+    prefix = MAGIC + struct.pack("<HI", version, len(header_bytes)) + header_bytes
     prefix += struct.pack("<I", zlib.crc32(header_bytes)) + struct.pack("<I", len(chunks))
     offset = len(prefix) + _INDEX_ENTRY.size * len(chunks) + 4
     index = b""
@@ -78,9 +84,10 @@ def _refuse_version(version: int, header: dict) -> None:
     writer = header.get("medroi_version")
     writer = writer if isinstance(writer, str) and len(writer) < 32 else "an unknown version"
     hint = f"decode it with medroi {writer} and compress it again" if version < FORMAT_VERSION else "upgrade medroi"
+    readable = " and ".join(str(v) for v in READABLE_VERSIONS)
     raise UnsupportedVersionError(
         f"this file is .mroi format {version}, written by medroi {writer}; medroi {__version__} "
-        f"reads format {FORMAT_VERSION}: {hint}"
+        f"reads formats {readable}: {hint}"
     )
 
 
@@ -110,7 +117,7 @@ def unpack(data: bytes) -> Container:
         raise CorruptFileError(f"file header is not valid JSON ({error})") from error
     if not isinstance(header, dict):
         raise CorruptFileError("file header is not a JSON object")
-    if version != FORMAT_VERSION:
+    if version not in READABLE_VERSIONS:
         _refuse_version(version, header)
     if n_chunks > MAX_CHUNKS:
         raise CorruptFileError(f"declared chunk count {n_chunks} exceeds the limit {MAX_CHUNKS}")
@@ -124,4 +131,4 @@ def unpack(data: bytes) -> Container:
     for k, (offset, length, _) in enumerate(index):
         if offset < index_end + 4 or offset + length > len(data):
             raise CorruptFileError(f"chunk {k} lies outside the file (truncated or damaged)")
-    return Container(header=header, data=data, index=index)
+    return Container(header=header, data=data, index=index, version=version)

@@ -1,0 +1,100 @@
+"""Histogram packing: sparse-valued images are coded as ranks, exactly, and damaged tables are refused."""
+
+from __future__ import annotations
+
+import base64
+import zlib
+
+import numpy as np
+import pytest
+
+from medroi.codec import compress, container, decompress, decompress_slice, histogram, read_header
+from medroi.errors import CorruptFileError
+
+
+def _smooth(shape, seed=0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[: shape[0], : shape[1]]
+    field = 40 * np.sin(xx / 9.0) + 30 * np.cos(yy / 13.0) + rng.normal(0, 3, shape)
+    return np.round(field - field.min()).astype(np.int64)
+
+
+def _header_with(data: bytes, **changes) -> bytes:
+    """The same file with header fields changed (CRCs recomputed: damage the checks must catch)."""
+    parsed = container.unpack(data)
+    header = {**parsed.header, **changes}
+    chunks = [parsed.chunk(k) for k in range(len(parsed.index))]
+    return container.pack(header, chunks, version=parsed.version)
+
+
+def test_sparse_values_are_packed_and_exact():
+    dense = _smooth((96, 80))
+    image = (dense * 32 + 1000).astype(np.int16)  # a CT stored in steps of 32
+    data = compress(image, nroi_max_error=0)
+    assert "value_table" in read_header(data)
+    assert container.unpack(data).version == 3
+    out = decompress(data)
+    assert out.array.dtype == image.dtype
+    np.testing.assert_array_equal(out.array, image)
+    # the step costs nothing: about the size of the dense image (plus the table)
+    assert len(data) < 1.1 * len(compress(dense.astype(np.int16), nroi_max_error=0))
+
+
+def test_volume_slices_decode_alone_when_packed():
+    volume = np.stack([_smooth((40, 48), seed=k) * 16 for k in range(5)], axis=-1).astype(np.uint16)
+    data = compress(volume, nroi_max_error=0, gop=2)
+    assert "value_table" in read_header(data)
+    for k in range(volume.shape[-1]):
+        recon, _ = decompress_slice(data, k)
+        np.testing.assert_array_equal(recon, volume[..., k])
+
+
+def test_dense_or_lossy_images_are_not_packed():
+    dense = _smooth((64, 64)).astype(np.uint16)
+    data = compress(dense, nroi_max_error=0)
+    assert "value_table" not in read_header(data) and container.unpack(data).version == 2
+    sparse = (dense * 32).astype(np.uint16)
+    lossy = compress(sparse, nroi_max_error=3)  # a bound on values is not a bound on ranks
+    assert "value_table" not in read_header(lossy)
+    assert np.abs(decompress(lossy).array.astype(int) - sparse).max() <= 3
+
+
+def test_table_round_trip_and_limits():
+    table = np.array([-5, 0, 7, 1000, 1 << 40], dtype=np.int64)
+    np.testing.assert_array_equal(histogram.decode_table(histogram.encode_table(table), -5, 1 << 40), table)
+    with pytest.raises(CorruptFileError):
+        histogram.decode_table(histogram.encode_table(table), -5, 1 << 39)  # does not span the range
+
+
+def _packed_file() -> bytes:
+    data = compress((_smooth((48, 40)) * 8).astype(np.uint16), nroi_max_error=0)
+    assert "value_table" in read_header(data)
+    return data
+
+
+@pytest.mark.parametrize(
+    "table",
+    [
+        None,
+        {"count": 3},
+        {"count": True, "gaps": ""},
+        {"count": 10**9, "gaps": ""},
+        {"count": 3, "gaps": "not base64!"},
+        {"count": 3, "gaps": base64.b64encode(b"garbage").decode()},
+        {"count": 3, "gaps": base64.b64encode(zlib.compress(b"\x01\x01")).decode()},  # spans 2, not the range
+        {"count": 3, "gaps": base64.b64encode(zlib.compress(b"\x00" * 10**6)).decode()},  # a deflate bomb
+        {"count": 3, "gaps": base64.b64encode(zlib.compress(b"\xff" * 20)).decode()},  # unterminated entry
+    ],
+)
+def test_damaged_value_tables_are_refused(table):
+    data = _header_with(_packed_file(), value_table=table)
+    with pytest.raises(CorruptFileError):
+        decompress(data)
+    with pytest.raises(CorruptFileError):
+        read_header(data)
+
+
+def test_a_table_in_a_lossy_file_is_refused():
+    data = _packed_file()
+    with pytest.raises(CorruptFileError, match="not lossless"):
+        decompress(_header_with(data, nroi_max_error=2))
