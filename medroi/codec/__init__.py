@@ -175,7 +175,9 @@ def compress(
         previous_mask = masks[k]
         if progress is not None:
             progress(k + 1, slices.shape[0])
-    return container.pack(header, chunks, version=3 if value_table is not None else 2)
+    # format 3: a value table, or Huffman pair symbols; other files stay readable by medroi 0.2
+    needs_3 = value_table is not None or entropy == "huffman"
+    return container.pack(header, chunks, version=3 if needs_3 else 2)
 
 
 def _value_table(image: np.ndarray, slices: np.ndarray, roi_bound, nroi_bound, predictor) -> np.ndarray | None:
@@ -327,7 +329,8 @@ class _SliceDecoder:
                     "(other weights or non-deterministic maths); refusing to decode wrong pixels"
                 )
             references = [reference] + references
-        recon = decode_pixels(decoder, self.slice_shape, mask, references, self.value_range, self.bounds, models)
+        recon = decode_pixels(decoder, self.slice_shape, mask, references, self.value_range, self.bounds, models,
+                              pairs=self.parsed.version >= 3)
         decoder.check_exhausted()
         return recon, mask
 

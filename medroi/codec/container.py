@@ -28,7 +28,8 @@ from medroi.errors import CorruptFileError, UnsupportedVersionError
 
 MAGIC = b"\x89MROI\r\n\x1a"
 #: 2 (medroi 0.2): pixels coded with adaptive binary models (range coder); 3 (medroi 0.3):
-#: the same, with a table of used values (histogram packing, ``histogram.py``). A file is
+#: the same, with a table of used values (histogram packing, ``histogram.py``) or Huffman
+#: pair symbols (``raster.encode_slice_prefix``). A file is
 #: written as 2 unless it needs 3, so medroi 0.2 reads every file it can decode; format 1
 #: (medroi 0.1, static per-slice tables) is refused with a message naming its writer.
 FORMAT_VERSION = 3

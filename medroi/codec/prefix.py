@@ -102,11 +102,12 @@ def canonical(lengths, codes, first, offset, sorted_symbols):
 
 
 class Tables:
-    """Counts and current codes of every context (residual contexts, then the flat-run
-    and background-run tables)."""
+    """Counts and current codes of every context: residual contexts, a pair table per
+    residual context (``raster.N_PAIR_SYMBOLS`` symbols), then the flat-run and
+    background-run tables."""
 
-    def __init__(self, n_contexts: int) -> None:
-        n = n_contexts + 2
+    def __init__(self, n_contexts: int, n_pair_symbols: int) -> None:
+        n = 2 * n_contexts + 2
         self.counts = np.zeros((n, N_SYMBOLS), np.int64)
         self.lengths = np.zeros((n, N_SYMBOLS), np.int64)
         self.codes = np.zeros((n, N_SYMBOLS), np.int64)
@@ -114,6 +115,7 @@ class Tables:
         self.offset = np.zeros((n, MAX_CODE_LENGTH + 1), np.int64)
         self.sorted = np.zeros((n, N_SYMBOLS), np.int64)
         self.alphabet = np.full(n, N_SYMBOLS, np.int64)
+        self.alphabet[n_contexts : 2 * n_contexts] = n_pair_symbols
         self.alphabet[-2:] = N_RUN_SYMBOLS
         self.dirty = np.ones(n, np.bool_)
         rebuild(self.counts, self.lengths, self.codes, self.first, self.offset, self.sorted, self.alphabet, self.dirty)

@@ -27,6 +27,14 @@ import numpy as np
 from medroi.codec import prefix, rangecoder
 
 N_SPATIAL = 5
+#: Huffman pair symbols: 3 * (q + 1) + q' + 1 for two residuals in {-1, 0, 1}; PAIR_HALF + q + 1
+#: for one (the next pixel coded on its own); PAIR_ESCAPE: this pixel coded on its own
+PAIR_HALF = 9
+PAIR_ESCAPE = 12
+N_PAIR_SYMBOLS = 13
+PAIR_LEVELS = 20  # activity levels (of 20) where pairs are tried
+PAIR_WARMUP = 32  # pair symbols seen in a context before its escape rate counts
+PAIR_MAX_ESCAPES = 4  # pairs stay on in a context while at most 1 in this many of its pair symbols escaped
 N_BIAS_CONTEXTS = 9 * 4 * 20  # residual context x signs of the W and N errors
 N_PER_REFERENCE = 4
 WEIGHT_ONE = 1 << 24
@@ -281,17 +289,45 @@ def _count(tables_counts, dirty, c, s, n_symbols):
     return n_symbols + 1
 
 
+@numba.njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _count_rebuild(counts, lengths, codes, first, offset, sorted_symbols, alphabet, dirty, c, s, n_symbols):
+    """Count symbol ``s`` of table ``c``; rebuild the changed codes at a rebuild point."""
+    n_symbols = _count(counts, dirty, c, s, n_symbols)
+    if prefix.is_rebuild_point(n_symbols):
+        prefix.rebuild(counts, lengths, codes, first, offset, sorted_symbols, alphabet, dirty)
+    return n_symbols
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _pair_eligible(pairs, j, c, width, ctx, n_activity, coded, bound, counts):
+    """Whether pixel ``j`` and its right neighbour may share one symbol: both coded with a
+    bound > 0, in a quiet context (where a zero residual is so likely that a Huffman code,
+    at least one bit per symbol, wastes most of a bit on each) whose pair table has not
+    seen too many escapes (busy contexts switch pairs off by themselves)."""
+    if not (pairs and c + 1 < width and bound[j] > 0 and ctx % n_activity < PAIR_LEVELS and coded[j + 1]
+            and bound[j + 1] > 0):
+        return False
+    table = 4 * n_activity + ctx
+    total = 0
+    for s in range(N_PAIR_SYMBOLS):
+        total += counts[table, s]
+    return total < PAIR_WARMUP or PAIR_MAX_ESCAPES * counts[table, PAIR_ESCAPE] <= total
+
+
 @numba.njit(cache=True, nogil=True, error_model="numpy")
 def encode_slice_prefix(x, bound, coded, in_roi, refs, lo, hi, split, use_flag, buckets, n_activity, counts,
                         lengths, codes, first, offset, sorted_symbols, alphabet, dirty, st, out, recon, errors,
-                        final_error, width, default, bias_sum, bias_cnt, start, progress):
-    """``encode_slice`` with Huffman codes and JPEG-LS's run mode (flat and background
-    runs); resumable at ``start`` with ``progress`` = [symbols coded, end of the current
-    run, pixel that starts no run, the run's value]."""
+                        final_error, width, default, bias_sum, bias_cnt, start, progress, pairs):
+    """``encode_slice`` with Huffman codes, JPEG-LS's run mode (flat and background runs)
+    and, with ``pairs``, one symbol for two small residuals in quiet near-lossless contexts
+    (alphabet extension); resumable at ``start`` with ``progress`` = [symbols coded, end of
+    the current run, pixel that starts no run, the run's value]."""
     preds = np.zeros(errors.shape[1], np.int64)
     run_table = counts.shape[0] - 1
+    pair_base = 4 * n_activity
     c = start % width
-    for j in range(start, x.size):
+    j = start
+    while j < x.size:
         if not prefix.has_room(st, out):
             return j
         run_value, starts_run = _run_value(j, c, width, recon)
@@ -321,6 +357,41 @@ def encode_slice_prefix(x, bound, coded, in_roi, refs, lo, hi, split, use_flag, 
         if j < progress[1]:
             value = progress[3]
         elif coded[j]:
+            if _pair_eligible(pairs, j, c, width, ctx, n_activity, coded, bound, counts):
+                table = pair_base + ctx
+                q = _quantize(x[j] - blended, e, step)
+                if (use_flag and x[j] - lo <= e) or q < -1 or q > 1:
+                    prefix.put_symbol(st, out, codes, lengths, table, PAIR_ESCAPE)  # j alone, below
+                    progress[0] = _count_rebuild(counts, lengths, codes, first, offset, sorted_symbols, alphabet,
+                                                 dirty, table, PAIR_ESCAPE, progress[0])
+                else:
+                    # j is final before j + 1 is predicted (the decoder does the same)
+                    _store(j, _clip(blended + q * step, lo, hi), blended, preds, recon, errors, final_error,
+                           bias_ctx, bias_sum, bias_cnt)
+                    k = j + 1
+                    e1 = bound[k]
+                    step1 = 2 * e1 + 1
+                    blended1, ctx1, flag_ctx1, bias_ctx1 = _predict(k, c + 1, width, recon, refs, errors,
+                                                                    final_error, lo, hi, buckets, step1, in_roi[k],
+                                                                    split, n_activity, preds, default, bias_sum,
+                                                                    bias_cnt)
+                    q1 = _quantize(x[k] - blended1, e1, step1)
+                    if (use_flag and x[k] - lo <= e1) or q1 < -1 or q1 > 1:
+                        symbol = PAIR_HALF + q + 1  # j + 1 is coded on its own next
+                        advance = 1
+                    else:
+                        symbol = 3 * (q + 1) + q1 + 1
+                        _store(k, _clip(blended1 + q1 * step1, lo, hi), blended1, preds, recon, errors, final_error,
+                               bias_ctx1, bias_sum, bias_cnt)
+                        advance = 2
+                    prefix.put_symbol(st, out, codes, lengths, table, symbol)
+                    progress[0] = _count_rebuild(counts, lengths, codes, first, offset, sorted_symbols, alphabet,
+                                                 dirty, table, symbol, progress[0])
+                    j += advance
+                    c += advance
+                    if c == width:
+                        c = 0
+                    continue
             if use_flag and x[j] - lo <= e:
                 prefix.put_symbol(st, out, codes, lengths, ctx, prefix.SYM_BACKGROUND)
                 progress[0] = _count(counts, dirty, ctx, prefix.SYM_BACKGROUND, progress[0])
@@ -338,6 +409,7 @@ def encode_slice_prefix(x, bound, coded, in_roi, refs, lo, hi, split, use_flag, 
         else:
             value = recon[j]
         _store(j, value, blended, preds, recon, errors, final_error, bias_ctx, bias_sum, bias_cnt)
+        j += 1
         c += 1
         if c == width:
             c = 0
@@ -347,16 +419,18 @@ def encode_slice_prefix(x, bound, coded, in_roi, refs, lo, hi, split, use_flag, 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
 def decode_slice_prefix(bound, coded, in_roi, refs, lo, hi, split, use_flag, buckets, n_activity, counts,
                         lengths, codes, first, offset, sorted_symbols, alphabet, dirty, st, buf, recon, errors,
-                        final_error, width, default, bias_sum, bias_cnt):
+                        final_error, width, default, bias_sum, bias_cnt, pairs):
     """Inverse of ``encode_slice_prefix``; returns False on damaged data."""
     preds = np.zeros(errors.shape[1], np.int64)
     run_table = counts.shape[0] - 1
+    pair_base = 4 * n_activity
     n_symbols = 0
     run_end = 0
     no_run = -1
     current_run = lo
     c = 0
-    for j in range(recon.size):
+    j = 0
+    while j < recon.size:
         run_value, starts_run = _run_value(j, c, width, recon)
         if coded[j] and j >= run_end and j != no_run and starts_run:
             table = run_table if run_value == lo else run_table - 1
@@ -386,6 +460,34 @@ def decode_slice_prefix(bound, coded, in_roi, refs, lo, hi, split, use_flag, buc
         if j < run_end:
             value = current_run
         elif coded[j]:
+            if _pair_eligible(pairs, j, c, width, ctx, n_activity, coded, bound, counts):
+                table = pair_base + ctx
+                symbol = prefix.get_symbol(st, buf, first, offset, sorted_symbols, table)
+                if symbol < 0 or symbol >= N_PAIR_SYMBOLS or st[3] > 8:
+                    return False
+                n_symbols = _count_rebuild(counts, lengths, codes, first, offset, sorted_symbols, alphabet, dirty,
+                                           table, symbol, n_symbols)
+                if symbol != PAIR_ESCAPE:
+                    q = symbol - PAIR_HALF - 1 if symbol >= PAIR_HALF else symbol // 3 - 1
+                    _store(j, _clip(blended + q * step, lo, hi), blended, preds, recon, errors, final_error, bias_ctx,
+                           bias_sum, bias_cnt)
+                    advance = 1
+                    if symbol < PAIR_HALF:
+                        k = j + 1
+                        e1 = bound[k]
+                        step1 = 2 * e1 + 1
+                        blended1, ctx1, flag_ctx1, bias_ctx1 = _predict(k, c + 1, width, recon, refs, errors,
+                                                                        final_error, lo, hi, buckets, step1,
+                                                                        in_roi[k], split, n_activity, preds, default,
+                                                                        bias_sum, bias_cnt)
+                        _store(k, _clip(blended1 + (symbol % 3 - 1) * step1, lo, hi), blended1, preds, recon, errors,
+                               final_error, bias_ctx1, bias_sum, bias_cnt)
+                        advance = 2
+                    j += advance
+                    c += advance
+                    if c == width:
+                        c = 0
+                    continue
             s = prefix.get_symbol(st, buf, first, offset, sorted_symbols, ctx)
             if s < 0 or st[3] > 8:
                 return False
@@ -405,6 +507,7 @@ def decode_slice_prefix(bound, coded, in_roi, refs, lo, hi, split, use_flag, buc
         else:
             value = recon[j]
         _store(j, value, blended, preds, recon, errors, final_error, bias_ctx, bias_sum, bias_cnt)
+        j += 1
         c += 1
         if c == width:
             c = 0

@@ -232,7 +232,7 @@ class Models:
     def tables(self) -> prefix.Tables:
         """Huffman tables (built on first use: only Huffman files need them)."""
         if self._tables is None:
-            self._tables = prefix.Tables(4 * N_ACTIVITY)
+            self._tables = prefix.Tables(4 * N_ACTIVITY, raster.N_PAIR_SYMBOLS)
         return self._tables
 
 
@@ -264,6 +264,7 @@ def encode_pixels(
     value_range: tuple[int, int],
     bounds: Bounds,
     models: Models | None = None,
+    pairs: bool = True,
 ) -> np.ndarray:
     """Code a slice's pixels with adaptive binary models (range coder), updating ``models``
     (None: fresh ones) with Huffman codes for Huffman encoders; returns the reconstruction
@@ -294,7 +295,7 @@ def encode_pixels(
                 x, bound, coded, mask_flat, ref_array, lo, hi, bounds.roi != bounds.nroi, use_flag,
                 ACTIVITY_BUCKETS, N_ACTIVITY, t.counts, t.lengths, t.codes, t.first, t.offset, t.sorted,
                 t.alphabet, t.dirty, bit_state, out, recon, errors, final_error, width, default, models.bias_sum,
-                models.bias_cnt, start, progress,
+                models.bias_cnt, start, progress, pairs,
             )
             if start >= x.size:
                 break
@@ -339,8 +340,10 @@ def decode_pixels(
     value_range: tuple[int, int],
     bounds: Bounds,
     models: Models | None = None,
+    pairs: bool = True,
 ) -> np.ndarray:
-    """Inverse of ``encode_pixels``."""
+    """Inverse of ``encode_pixels``; ``pairs=False`` reads Huffman pixels of format 2 (no
+    pair symbols)."""
     lo, hi = value_range
     height, width = shape
     mask_flat = roi_mask.ravel().astype(bool)
@@ -359,7 +362,7 @@ def decode_pixels(
         ok = raster.decode_slice_prefix(
             bound, coded, mask_flat, ref_array, lo, hi, bounds.roi != bounds.nroi, use_flag, ACTIVITY_BUCKETS,
             N_ACTIVITY, t.counts, t.lengths, t.codes, t.first, t.offset, t.sorted, t.alphabet, t.dirty, bit_state,
-            buf, recon, errors, final_error, width, default, models.bias_sum, models.bias_cnt,
+            buf, recon, errors, final_error, width, default, models.bias_sum, models.bias_cnt, pairs,
         )
         if not ok or bit_state[3] > 0:
             raise CorruptFileError("a slice's pixel data is damaged or truncated")

@@ -1,4 +1,4 @@
-"""Histogram packing: sparse-valued images are coded as ranks, exactly, and damaged tables are refused."""
+"""Format 3: sparse-valued images coded as ranks (histogram packing), Huffman pair symbols; format 2 still read."""
 
 from __future__ import annotations
 
@@ -98,3 +98,26 @@ def test_a_table_in_a_lossy_file_is_refused():
     data = _packed_file()
     with pytest.raises(CorruptFileError, match="not lossless"):
         decompress(_header_with(data, nroi_max_error=2))
+
+
+def test_huffman_files_of_format_2_still_decode(monkeypatch):
+    """Format 3 added Huffman pair symbols; a format-2 Huffman file (no pairs) decodes exactly."""
+    import functools
+
+    import medroi.codec as codec
+
+    image = np.stack([_smooth((48, 56), seed=k) for k in range(3)], axis=-1).astype(np.int16)
+    roi = np.zeros(image.shape, bool)
+    roi[10:30, 12:40] = True
+    new = compress(image, roi, roi_max_error=0, nroi_max_error=4, entropy="huffman")
+    assert container.unpack(new).version == 3
+    monkeypatch.setattr(codec, "encode_pixels", functools.partial(codec.encode_pixels, pairs=False))
+    pack = container.pack
+    monkeypatch.setattr(codec.container, "pack", lambda header, chunks, version: pack(header, chunks, version=2))
+    old = compress(image, roi, roi_max_error=0, nroi_max_error=4, entropy="huffman")
+    monkeypatch.undo()
+    assert container.unpack(old).version == 2 and old != new
+    for data in (old, new):
+        out = decompress(data)
+        error = np.abs(out.array.astype(int) - image)
+        assert error[roi].max() == 0 and error.max() <= 4
