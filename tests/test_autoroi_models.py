@@ -78,6 +78,33 @@ def test_an_image_the_model_cannot_handle_falls_back(brats_model):
         assert not result.accepted and "training data" in result.reason, parts
 
 
+def test_the_shipped_policy_rejects_a_prediction_in_4_fragments(brats_model):
+    """max_fragments 3 (chosen leave-one-fold-out: every held-out miss had >= 4 fragments)."""
+    from medroi.autoroi.postprocess import finish
+
+    assert brats_model.policy.max_fragments == 3
+    fg = np.zeros((60, 60, 20), bool)
+    fg[10:50, 10:50] = True  # a "brain": 44 % of the voxels, as skull-stripped volumes have few
+    prob = np.zeros(fg.shape, np.float32)
+    for i in range(3):
+        prob[5 + 18 * i:15 + 18 * i, 20:30, 5:10] = 0.9  # 500 voxels each, well apart
+    accepted = finish(prob, fg, brats_model.policy, spacing=[1.0, 1.0, 1.0])
+    assert accepted.accepted and accepted.stats["fragments"] == 3
+    prob[25:35, 45:55, 12:17] = 0.9
+    rejected = finish(prob, fg, brats_model.policy, spacing=[1.0, 1.0, 1.0])
+    assert not rejected.accepted and "4 fragments" in rejected.reason
+
+
+def test_a_case_the_folds_missed_falls_back(brats_model):
+    """Brats18_2013_11_1: its fold model's ROI covered 0.605 of the tumour; the shipped model's
+    prediction (this case was in its training set) is fragmented too, so the volume is kept whole."""
+    from medroi.io import read_image
+
+    image = read_image(require_data("brats", "Brats18_2013_11_1", "Brats18_2013_11_1_flair.nii.gz"))
+    result = brats_model.auto_roi(image.array, spacing=image.metadata.get("spacing"), modality="flair")
+    assert not result.accepted and "fragments" in result.reason
+
+
 def test_every_modality_of_a_brats_case_gets_the_flair_roi(brats_model, tmp_path):
     import nibabel as nib
 
