@@ -118,3 +118,24 @@ def test_input_hints(tmp_path):
     assert brats_flair_sibling(tmp_path / "C_flair.nii.gz") is None
     assert spacing_of({"spacing": [1, 1, 2]}) == [1.0, 1.0, 2.0] and spacing_of({}) is None
     assert is_monochrome1({"photometric_interpretation": "MONOCHROME1"})
+
+
+def test_leave_one_fold_out_chooses_each_folds_limit_on_the_other_folds():
+    from medroi.networks.roi_calibrate import leave_one_fold_out
+
+    def row(fold, case, fragments, cov):
+        return {"fold": fold, "case": case, "fragments": fragments, "reject": None, "voxels": 1000,
+                "foreground_voxels": 200, "truth_voxels": 10, "cov@8mm": cov, "ratio@8mm": 2.5}
+
+    rows = [row(0, "a", 5, 0.6), row(0, "b", 1, 1.0), row(1, "c", 7, 0.8), row(1, "d", 6, 0.99),
+            row(2, "e", 2, 0.95), row(2, "f", 3, 0.7)]
+    result = leave_one_fold_out(rows, "fragments", "8mm", miss=0.9)
+    # fold 0's limit comes from c (7) and f (3): reject > 2; fold 2's from a (5) and c (7): reject > 4
+    assert result["fold_limits"] == {"0": 2, "1": 2, "2": 4} and result["limit_all_folds"] == 2
+    out = {r["case"]: r for r in result["rows"]}
+    assert out["a"]["fallback"] and out["a"]["cov"] == 1.0 and out["a"]["ratio"] == 100.0
+    assert out["a"]["ratio_fg"] == 20.0 and out["a"]["cov_without"] == 0.6
+    assert not out["b"]["fallback"] and out["b"]["cov"] == 1.0 and out["b"]["ratio"] == 2.5
+    assert out["d"]["fallback"]  # a good case with many fragments falls back too
+    # f's 3 fragments are within the limit the other folds give: the miss is not caught
+    assert not out["f"]["fallback"] and out["f"]["cov"] == 0.7

@@ -25,11 +25,11 @@ def brats_model():
     return load_model(str(BRATS_BUNDLE), "nifti")
 
 
-def _slab(case_dir: Path, modality: str) -> tuple[np.ndarray, np.ndarray]:
+def _slab(case_dir: Path, modality: str, slab: slice = SLAB) -> tuple[np.ndarray, np.ndarray]:
     import nibabel as nib
 
     img = nib.load(str(case_dir / f"{case_dir.name}_{modality}.nii.gz"))
-    return np.asarray(img.dataobj)[:, :, SLAB], img.affine
+    return np.asarray(img.dataobj)[:, :, slab], img.affine
 
 
 @pytest.mark.parametrize("case,sub", [(CASE, "brats"), ("Brats18_TCIA10_628_1", "brats_extra")])
@@ -78,6 +78,33 @@ def test_an_image_the_model_cannot_handle_falls_back(brats_model):
         assert not result.accepted and "training data" in result.reason, parts
 
 
+def test_the_shipped_policy_rejects_a_prediction_in_4_fragments(brats_model):
+    """max_fragments 3 (chosen leave-one-fold-out: every held-out miss had >= 4 fragments)."""
+    from medroi.autoroi.postprocess import finish
+
+    assert brats_model.policy.max_fragments == 3
+    fg = np.zeros((60, 60, 20), bool)
+    fg[10:50, 10:50] = True  # a "brain": 44 % of the voxels, as skull-stripped volumes have few
+    prob = np.zeros(fg.shape, np.float32)
+    for i in range(3):
+        prob[5 + 18 * i:15 + 18 * i, 20:30, 5:10] = 0.9  # 500 voxels each, well apart
+    accepted = finish(prob, fg, brats_model.policy, spacing=[1.0, 1.0, 1.0])
+    assert accepted.accepted and accepted.stats["fragments"] == 3
+    prob[25:35, 45:55, 12:17] = 0.9
+    rejected = finish(prob, fg, brats_model.policy, spacing=[1.0, 1.0, 1.0])
+    assert not rejected.accepted and "4 fragments" in rejected.reason
+
+
+def test_a_case_the_folds_missed_falls_back(brats_model):
+    """Brats18_2013_11_1: its fold model's ROI covered 0.605 of the tumour; the shipped model's
+    prediction (this case was in its training set) is fragmented too, so the volume is kept whole."""
+    from medroi.io import read_image
+
+    image = read_image(require_data("brats", "Brats18_2013_11_1", "Brats18_2013_11_1_flair.nii.gz"))
+    result = brats_model.auto_roi(image.array, spacing=image.metadata.get("spacing"), modality="flair")
+    assert not result.accepted and "fragments" in result.reason
+
+
 def test_every_modality_of_a_brats_case_gets_the_flair_roi(brats_model, tmp_path):
     import nibabel as nib
 
@@ -104,3 +131,33 @@ def test_every_modality_of_a_brats_case_gets_the_flair_roi(brats_model, tmp_path
     rows = json.loads((tmp_path / "out" / "manifest.json").read_text())["files"]
     assert {r["roi_source"] for r in rows} == {f"{CASE}_flair.nii.gz"}
     assert {r["roi_status"] for r in rows} == {"ok"}
+
+
+def test_a_rejected_flair_roi_keeps_every_modality_of_the_case_whole(brats_model, tmp_path):
+    """Tree mode, the same rule: slices 40-79 of Brats18_2013_11_1 give the shipped model a tumour
+    in 6 fragments (limit 3), so the FLAIR and the T1, T1ce, T2 that share its ROI are all lossless."""
+    import json
+
+    import nibabel as nib
+
+    from medroi import api, batch, codec
+
+    case = "Brats18_2013_11_1"
+    case_dir = require_data("brats", case)
+    inp = tmp_path / "in" / case
+    inp.mkdir(parents=True)
+    volumes = {}
+    for modality in ("flair", "t1", "t1ce", "t2"):
+        volumes[modality], affine = _slab(case_dir, modality, slice(40, 80))
+        nib.save(nib.Nifti1Image(volumes[modality], affine), str(inp / f"{case}_{modality}.nii.gz"))
+    summary = batch.compress_tree(tmp_path / "in", tmp_path / "out", roi="auto", model=str(BRATS_BUNDLE),
+                                  workers=1, progress=False)
+    assert summary["failed"] == 0 and summary["ok"] == 4
+    rows = json.loads((tmp_path / "out" / "manifest.json").read_text())["files"]
+    assert {r["roi_status"] for r in rows} == {"fallback"}
+    assert all("fragments" in r["roi_reason"] for r in rows)
+    for modality, original in volumes.items():
+        out = tmp_path / "out" / case / f"{case}_{modality}.nii.gz.mroi"
+        decoded = codec.decompress(out.read_bytes())
+        assert decoded.roi_mask.all() and np.array_equal(decoded.array, original), modality
+        assert api.file_info(out)["roi_auto"]["status"] == "fallback"

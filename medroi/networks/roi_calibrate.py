@@ -6,6 +6,11 @@ per fold: raw Dice, and for each candidate margin the coverage (fraction of the 
 inside the stored ROI) and the size ratio (stored ROI / true region). The margin chosen is
 the smallest that gives coverage >= 0.97 on average and >= 0.9 on every case.
 
+``--lofo fragments`` (or ``confidence``) chooses a plausibility limit leave-one-fold-out: on
+three folds' cases the loosest limit that rejects every case whose coverage is below 0.9,
+applied to the fourth fold's cases; a rejected case counts with coverage 1.0 and the whole
+image as its ROI (the run-time fallback).
+
 Run ``python -m medroi.networks.roi_calibrate --help``.
 """
 
@@ -56,7 +61,8 @@ def evaluate(dataset: str, root: Path, work: Path, policy: RoiPolicy, margins: S
             reason, stats = check(prob, raw, fg, policy)
             cleaned = clean(raw, policy)
             row = {"fold": k, "case": name, "dice": dice(raw, truth), "dice_clean": dice(cleaned, truth),
-                   "truth_fraction": float(truth.sum() / fg.sum()), "reject": reason, **stats}
+                   "truth_fraction": float(truth.sum() / fg.sum()), "reject": reason, "voxels": int(fg.size),
+                   "foreground_voxels": int(fg.sum()), "truth_voxels": int(truth.sum()), **stats}
             for m in margins:
                 roi = grow(cleaned, parse_margin(m), spacing)
                 inter = np.logical_and(roi, truth).sum()
@@ -102,6 +108,73 @@ def markdown(rows: list, margin: str) -> str:
     return "\n".join(lines)
 
 
+#: plausibility statistics a limit can be chosen for: stat -> (policy field, "max" or "min" limit)
+LIMITS = {"fragments": ("max_fragments", "max"), "confidence": ("min_confidence", "min")}
+
+
+def limit_for(rows: list, stat: str, margin: str, miss: float):
+    """The loosest limit on ``stat`` that rejects every row whose coverage at ``margin`` is below
+    ``miss`` (None when no row misses)."""
+    values = [r[stat] for r in rows if r[f"cov@{margin}"] < miss]
+    if not values:
+        return None
+    if LIMITS[stat][1] == "max":  # rejected when stat > limit
+        return int(min(values)) - 1
+    return round(max(values) + 1e-4, 4)  # rejected when stat < limit (stats are rounded to 4 places)
+
+
+def rejects(row: dict, stat: str, limit) -> bool:
+    """Would ``limit`` on ``stat`` reject this row (as :func:`medroi.autoroi.postprocess.check` does)?"""
+    if limit is None:
+        return False
+    return row[stat] > limit if LIMITS[stat][1] == "max" else row[stat] < limit
+
+
+def leave_one_fold_out(rows: list, stat: str, margin: str, miss: float = 0.9) -> dict:
+    """Choose the limit on ``stat`` on the other folds' rows, apply it to each fold's rows.
+
+    A rejected row falls back to the whole image (stored within --roi-max-error): it counts
+    with coverage 1.0 and ROI / region = all voxels / region (``ratio_fg``: foreground voxels
+    / region, what a skull-stripped volume's lossless brain costs)."""
+    out, limits = [], {}
+    for k in sorted({r["fold"] for r in rows}):
+        limits[k] = limit_for([r for r in rows if r["fold"] != k], stat, margin, miss)
+        for r in (r for r in rows if r["fold"] == k):
+            fell_back = r["reject"] is not None or rejects(r, stat, limits[k])
+            truth = max(r["truth_voxels"], 1)
+            out.append({"fold": k, "case": r["case"], "limit": limits[k], stat: r[stat], "fallback": fell_back,
+                        "cov": 1.0 if fell_back else r[f"cov@{margin}"],
+                        "ratio": r["voxels"] / truth if fell_back else r[f"ratio@{margin}"],
+                        "ratio_fg": r["foreground_voxels"] / truth if fell_back else r[f"ratio@{margin}"],
+                        "cov_without": r[f"cov@{margin}"]})
+    return {"stat": stat, "policy_field": LIMITS[stat][0], "margin": margin, "miss": miss,
+            "fold_limits": {str(k): v for k, v in limits.items()}, "limit_all_folds": limit_for(rows, stat, margin, miss),
+            "rows": out}
+
+
+def lofo_markdown(result: dict) -> str:
+    """Per-fold and per-case tables of :func:`leave_one_fold_out`."""
+    rows, stat = result["rows"], result["stat"]
+    lines = [f"| fold | {result['policy_field']} (from the other folds) | held-out cases | fell back | coverage (mean) "
+             f"| coverage (worst) | ROI / region (mean) | ROI / region (max) | ROI / region, foreground (mean) "
+             f"| ROI / region, accepted (mean) |", "|---|---|---|---|---|---|---|---|---|---|"]
+    groups = [(str(k), [r for r in rows if r["fold"] == k]) for k in sorted({r["fold"] for r in rows})]
+    for name, rs in groups + [("**all**", rows)]:
+        limit = rs[0]["limit"] if name != "**all**" else "-"
+        kept = [r["ratio"] for r in rs if not r["fallback"]]
+        lines.append(f"| {name} | {limit} | {len(rs)} | {sum(r['fallback'] for r in rs)} "
+                     f"| {np.mean([r['cov'] for r in rs]):.3f} | {min(r['cov'] for r in rs):.3f} "
+                     f"| {np.mean([r['ratio'] for r in rs]):.2f} | {max(r['ratio'] for r in rs):.2f} "
+                     f"| {np.mean([r['ratio_fg'] for r in rs]):.2f} | {np.mean(kept) if kept else float('nan'):.2f} |")
+    lines += ["", f"| case | fold | {stat} | coverage without the rule | outcome | coverage | ROI / region "
+                  f"| ROI / region (foreground) |", "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['case']} | {r['fold']} | {r[stat]} | {r['cov_without']:.3f} "
+                     f"| {'fallback' if r['fallback'] else 'ROI'} | {r['cov']:.3f} | {r['ratio']:.2f} "
+                     f"| {r['ratio_fg']:.2f} |")
+    return "\n".join(lines)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description="margin and plausibility limits from the CV folds")
     ap.add_argument("dataset", choices=["brats", "xray"])
@@ -114,15 +187,27 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--no-clean", action="store_true", help="skip component clean-up (for comparison)")
     ap.add_argument("--threshold", type=float, default=None, help="override the policy's probability threshold")
     ap.add_argument("--max-ratio", type=float, default=3.0, help="ROI size bound (BRATS 3, lungs 2)")
+    ap.add_argument("--lofo", choices=sorted(LIMITS), default=None,
+                    help="also choose this plausibility limit leave-one-fold-out (rejecting every case whose "
+                         "coverage is below --miss on the other folds) and report the table with fallbacks")
+    ap.add_argument("--miss", type=float, default=0.9, help="coverage below which a case is a miss (--lofo)")
+    ap.add_argument("--margin", default=None, help="the margin --lofo uses (default: the one chosen)")
     args = ap.parse_args(argv)
     policy = RoiPolicy.from_dict(json.loads(Path(args.policy).read_text()))
     if args.no_clean:
         policy = replace(policy, min_component_ratio=0.0, max_components=None, fill_holes=False)
     if args.threshold is not None:
         policy = replace(policy, threshold=args.threshold)
+    if args.lofo:  # the limit being chosen must not reject anything while the rows are scored
+        field, kind = LIMITS[args.lofo]
+        policy = replace(policy, **{field: None if kind == "max" else 0.0})
     margins = [m.strip() for m in args.margins.split(",")]
     rows = evaluate(args.dataset, Path(args.data_root), Path(args.work), policy, margins, args.folds)
     summary = summarise(rows, margins, args.max_ratio)
+    if args.lofo:
+        lofo = leave_one_fold_out(rows, args.lofo, args.margin or summary["chosen_margin"], args.miss)
+        summary["lofo"] = {k: v for k, v in lofo.items() if k != "rows"}
+        Path(args.out).with_suffix(".lofo.md").write_text(lofo_markdown(lofo) + "\n")
     Path(args.out).write_text(json.dumps({"policy": vars(policy) | {"accepts": list(policy.accepts)},
                                           "rows": rows, **summary}, indent=2))
     print(json.dumps(summary, indent=1))
