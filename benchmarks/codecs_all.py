@@ -507,6 +507,7 @@ def markdown(meta: dict, rows: list[dict], summary: dict) -> str:
         f"- versions: {', '.join(f'{k} {v}' for k, v in meta['versions'].items())}",
         f"- images: {len(rows)} ({', '.join(f'{g}: {n}' for g, n in meta['counts'].items())})"
         + (f"; limited: {meta['limit']} per group" if meta.get("limit") else ""),
+        *([f"- note: {meta['note']}"] if meta.get("note") else []),
         "",
         "Ratio = classical bytes / medroi bytes (> 1: medroi's file is smaller). Lossless: medroi "
         "(0,0) on the whole image/volume vs **best classical** = per slice the smaller of JPEG-LS "
@@ -516,7 +517,9 @@ def markdown(meta: dict, rows: list[dict], summary: dict) -> str:
         "sum of medroi bytes; min / median / max over the images; 'below 1' = images where "
         "medroi is larger; worst = the 3 lowest ratios. Every stream was decoded and checked "
         "(lossless bit-exact, bounds held). Classical streams carry a 4-8 byte header, medroi's "
-        "its .mroi container.",
+        "its .mroi container. A colour radiograph (read as planes, as medroi codes it) is coded "
+        "by JPEG-LS (interleaved) and JPEG XL (with its colour transform) as one colour image; "
+        "its ROI hybrid per plane.",
         "",
         "## Targets (issue 9, from the numbers below)",
         "",
