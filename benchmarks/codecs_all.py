@@ -429,8 +429,8 @@ def stats(rows: list[dict], ref: str, ours: str, worst: int = 3) -> dict | None:
 def summarize(rows: list[dict], strong_effort: int) -> dict:
     """Per group, all 2D images, all 3D volumes: lossless, ROI, JPEG-LS/XL alone, strong JXL."""
     sets = {g: [r for r in rows if r["group"] == g] for g in dict.fromkeys(r["group"] for r in rows)}
-    sets["all 2D"] = [r for r in rows if r.get("dims") == 2]
-    sets["all 3D"] = [r for r in rows if r.get("dims") == 3]
+    sets["all 2D"] = [r for r in rows if r.get("dims") == 2 or r.get("colour")]  # a colour radiograph is 2D
+    sets["all 3D"] = [r for r in rows if r.get("dims") == 3 and not r.get("colour")]
     strong = f"jpegxl_e{strong_effort}"
     out = {}
     for name, rs in sets.items():
@@ -703,13 +703,9 @@ def write_report(args, argv, stem: str, groups, limit, strong_every: int, rows: 
     import bench_codecs as B
 
     summary = summarize(rows, args.strong_effort)
-    vers = C.versions()
-    try:
-        from importlib.metadata import version
+    import medroi
 
-        vers = {"medroi": version("medroi"), **vers}
-    except Exception:
-        pass
+    vers = {"medroi": medroi.__version__, **C.versions()}  # the code that ran, not the installed metadata
     argv_str = " ".join(shlex.quote(a) for a in ["--all", *(sys.argv[1:] if argv is None else argv)])
     meta = {
         "command": f"python benchmarks/bench_codecs.py {argv_str}".strip(),
