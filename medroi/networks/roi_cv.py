@@ -79,6 +79,8 @@ def cache_xray(name: str, image_path: Path, mask_path: Path, size: int, cache_di
     from medroi.io import read_image
 
     arr = read_image(image_path).array
+    if arr.ndim == 3:  # a radiograph saved in colour is read as planes: train on its luma (ITU-R 601)
+        arr = arr[..., :3].astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
     mask = read_image(mask_path).array > 0
     image = xray_input(arr, size)
     roi = to_model_grid(mask[None].astype(np.float32), size) > 0.5

@@ -1,0 +1,26 @@
+"""The ROI training pipeline's X-ray inputs: a radiograph saved in colour trains on its luma."""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+
+from medroi.networks.roi_cv import cache_xray
+
+
+def test_colour_radiograph_is_cached_as_its_luma(tmp_path):
+    rng = np.random.default_rng(0)
+    grey = (rng.random((60, 50)) * 200 + 20).astype(np.uint8)
+    rgb = np.stack([grey, grey, grey], axis=-1)
+    rgb[..., 0] = np.clip(rgb[..., 0].astype(int) + 3, 0, 255)  # JPEG-like chroma noise: read as planes
+    lungs = np.zeros((60, 50), np.uint8)
+    lungs[10:50, 5:45] = 1
+    Image.fromarray(rgb).save(tmp_path / "colour.png")
+    Image.fromarray(grey).save(tmp_path / "grey.png")
+    Image.fromarray(lungs).save(tmp_path / "lungs.png")
+    colour = np.load(cache_xray("colour", tmp_path / "colour.png", tmp_path / "lungs.png", 32, tmp_path / "c1"))
+    plain = np.load(cache_xray("grey", tmp_path / "grey.png", tmp_path / "lungs.png", 32, tmp_path / "c2"))
+    assert colour["image"].shape == plain["image"].shape == (1, 32, 32)
+    np.testing.assert_array_equal(colour["roi"], plain["roi"])
+    # the luma of a near-grey colour image normalises to nearly the grey image
+    assert np.abs(colour["image"].astype(np.float32) - plain["image"].astype(np.float32)).max() < 0.05
