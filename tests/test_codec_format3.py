@@ -60,10 +60,12 @@ def test_dense_or_lossy_images_are_not_packed():
 
 
 def test_table_round_trip_and_limits():
-    table = np.array([-5, 0, 7, 1000, 1 << 40], dtype=np.int64)
-    np.testing.assert_array_equal(histogram.decode_table(histogram.encode_table(table), -5, 1 << 40), table)
+    table = np.array([-5, 0, 7, 1000, 1 << 31], dtype=np.int64)
+    np.testing.assert_array_equal(histogram.decode_table(histogram.encode_table(table), -5, 1 << 31, 100), table)
     with pytest.raises(CorruptFileError):
-        histogram.decode_table(histogram.encode_table(table), -5, 1 << 39)  # does not span the range
+        histogram.decode_table(histogram.encode_table(table), -5, 1 << 30, 100)  # does not span the range
+    with pytest.raises(CorruptFileError):
+        histogram.decode_table(histogram.encode_table(table), -5, 1 << 31, 4)  # more values than voxels
 
 
 def _packed_file() -> bytes:

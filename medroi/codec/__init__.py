@@ -240,12 +240,17 @@ def _validated_header(parsed: container.Container) -> dict:
     if "value_table" in header:
         if bounds != [0, 0] or predictor["kind"] != "classical":
             raise CorruptFileError("file header is damaged: a value table in a file that is not lossless")
-        histogram.decode_table(header["value_table"], lo, hi)  # checked here, decoded for use by the decoder
+        histogram.table_count(header["value_table"], lo, hi, int(np.prod(shape)))  # decoded by its user
     n_slices = 1 if len(shape) == 2 else shape[slice_axis]
     if len(parsed.index) != n_slices:
         raise CorruptFileError(f"file has {len(parsed.index)} chunks for {n_slices} slices")
     header.update(shape=shape, slice_axis=slice_axis, value_range=[lo, hi], gop=gop, metadata=metadata)
     return header
+
+
+def _decode_table(header: dict) -> np.ndarray:
+    """The used values of a checked header's value table (histogram packing)."""
+    return histogram.decode_table(header["value_table"], *header["value_range"], int(np.prod(header["shape"])))
 
 
 def _slice_shape(header: dict) -> tuple[int, int]:
@@ -261,6 +266,8 @@ def read_header(data: bytes) -> dict:
         header = dict(parsed.header)
     else:
         header = dict(_validated_header(parsed))
+        if "value_table" in header:  # a damaged table is reported here too, not only on decoding
+            _decode_table(header)
     header["chunk_bytes"] = [length for _, length, _ in parsed.index]
     header["file_bytes"] = len(parsed.data)
     return header
@@ -280,7 +287,7 @@ class _SliceDecoder:
         limits.check_decode_size(header["shape"], header["dtype"], self.slice_shape[0] * self.slice_shape[1], kept,
                                  header["predictor"]["kind"] == "network", max_output_bytes)
         # the used values when ranks are coded (histogram packing), else None
-        self.table = histogram.decode_table(header["value_table"], *header["value_range"]) if "value_table" in header else None
+        self.table = _decode_table(header) if "value_table" in header else None
         self.value_range = tuple(header["value_range"]) if self.table is None else (0, self.table.size - 1)
         self.dtype = np.dtype(header["dtype"])
         self.bounds = Bounds(header["roi_max_error"], header["nroi_max_error"])

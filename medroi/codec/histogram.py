@@ -88,36 +88,44 @@ def encode_table(table: np.ndarray) -> dict:
     return {"count": int(table.size), "gaps": base64.b64encode(zlib.compress(bytes(out), 9)).decode("ascii")}
 
 
-def decode_table(obj, lo: int, hi: int) -> np.ndarray:
-    """Inverse of ``encode_table`` for an image whose values span [lo, hi]; damaged or
-    hostile tables raise CorruptFileError before any large allocation."""
+def table_count(obj, lo: int, hi: int, voxels: int) -> int:
+    """The declared number of used values, checked without decoding: at least 2, and no more
+    than the range holds or the image has voxels (each used value occurs)."""
     if not isinstance(obj, dict) or not isinstance(obj.get("gaps"), str):
         raise CorruptFileError("file header is damaged: the value table is not a JSON object with gaps")
     count = obj.get("count")
-    if isinstance(count, bool) or not isinstance(count, int) or not 2 <= count <= min(MAX_TABLE_VALUES, hi - lo + 1):
+    limit = min(MAX_TABLE_VALUES, hi - lo + 1, voxels)
+    if isinstance(count, bool) or not isinstance(count, int) or not 2 <= count <= limit:
         raise CorruptFileError(f"file header is damaged: a value table of {count!r} values for the range [{lo}, {hi}]")
+    return count
+
+
+_MAX_GAP_BYTES = 5  # 35 bits: any gap of a 32-bit range
+
+
+def decode_table(obj, lo: int, hi: int, voxels: int) -> np.ndarray:
+    """Inverse of ``encode_table`` for an image of ``voxels`` values spanning [lo, hi];
+    damaged or hostile tables raise CorruptFileError (sizes checked before decoding)."""
+    count = table_count(obj, lo, hi, voxels)
     try:
         packed = base64.b64decode(obj["gaps"], validate=True)
         inflater = zlib.decompressobj()
-        raw = inflater.decompress(packed, 10 * (count - 1))  # <= 10 bytes per gap: more is damage
+        raw = inflater.decompress(packed, _MAX_GAP_BYTES * (count - 1))
     except (ValueError, zlib.error) as error:
         raise CorruptFileError(f"file header is damaged: the value table does not decode ({error})") from error
     if inflater.unconsumed_tail or not inflater.eof:
         raise CorruptFileError("file header is damaged: the value table is too long or truncated")
     data = np.frombuffer(raw, np.uint8).astype(np.int64)
-    ends = np.flatnonzero(data < 0x80)
-    if ends.size != count - 1 or (data.size and data[-1] >= 0x80):
+    ends = np.flatnonzero(data < 0x80)  # the last byte of each LEB128 entry
+    if ends.size != count - 1 or ends[-1] != data.size - 1:
         raise CorruptFileError("file header is damaged: the value table has the wrong number of entries")
+    starts = np.concatenate([[0], ends[:-1] + 1])
+    entry = np.repeat(np.arange(count - 1), ends - starts + 1)
+    position = np.arange(data.size) - starts[entry]
+    if position.max() >= _MAX_GAP_BYTES:
+        raise CorruptFileError("file header is damaged: a value table entry is too long")
     gaps = np.zeros(count - 1, np.int64)
-    start = 0
-    for k, end in enumerate(ends.tolist()):
-        if end - start > 8:  # a gap is < 2**63
-            raise CorruptFileError("file header is damaged: a value table entry is too long")
-        gap = 0
-        for shift, byte in enumerate(data[start : end + 1].tolist()):
-            gap |= (byte & 0x7F) << (7 * shift)
-        gaps[k] = gap
-        start = end + 1
-    if (gaps < 1).any() or (gaps > hi - lo).any() or int(gaps.sum()) != hi - lo:
+    np.add.at(gaps, entry, (data & 0x7F) << (7 * position))
+    if (gaps < 1).any() or int(gaps.sum()) != hi - lo:
         raise CorruptFileError("file header is damaged: the value table does not span the image's range")
     return np.concatenate([[lo], lo + np.cumsum(gaps)]).astype(np.int64)

@@ -283,16 +283,11 @@ def _run_value(j, c, width, recon):
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy", inline="always")
-def _count(tables_counts, dirty, c, s, n_symbols):
-    tables_counts[c, s] += 1
-    dirty[c] = True
-    return n_symbols + 1
-
-
-@numba.njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _count_rebuild(counts, lengths, codes, first, offset, sorted_symbols, alphabet, dirty, c, s, n_symbols):
     """Count symbol ``s`` of table ``c``; rebuild the changed codes at a rebuild point."""
-    n_symbols = _count(counts, dirty, c, s, n_symbols)
+    counts[c, s] += 1
+    dirty[c] = True
+    n_symbols += 1
     if prefix.is_rebuild_point(n_symbols):
         prefix.rebuild(counts, lengths, codes, first, offset, sorted_symbols, alphabet, dirty)
     return n_symbols
@@ -343,12 +338,11 @@ def encode_slice_prefix(x, bound, coded, in_roi, refs, lo, hi, split, use_flag, 
             prefix.put_symbol(st, out, codes, lengths, table, cls)
             if cls > 1:
                 prefix.put_bits(st, out, r - (np.int64(1) << (cls - 1)), cls - 1)
-            progress[0] = _count(counts, dirty, table, cls, progress[0])
+            progress[0] = _count_rebuild(counts, lengths, codes, first, offset, sorted_symbols, alphabet, dirty, table, cls,
+                                         progress[0])
             progress[1] = j + r
             progress[2] = j + r
             progress[3] = run_value
-            if prefix.is_rebuild_point(progress[0]):
-                prefix.rebuild(counts, lengths, codes, first, offset, sorted_symbols, alphabet, dirty)
         e = bound[j]
         step = 2 * e + 1
         blended, ctx, flag_ctx, bias_ctx = _predict(j, c, width, recon, refs, errors, final_error, lo, hi, buckets,
@@ -393,19 +387,16 @@ def encode_slice_prefix(x, bound, coded, in_roi, refs, lo, hi, split, use_flag, 
                         c = 0
                     continue
             if use_flag and x[j] - lo <= e:
-                prefix.put_symbol(st, out, codes, lengths, ctx, prefix.SYM_BACKGROUND)
-                progress[0] = _count(counts, dirty, ctx, prefix.SYM_BACKGROUND, progress[0])
+                s, raw, n_raw = prefix.SYM_BACKGROUND, np.int64(0), 0
                 value = lo
             else:
                 q = _quantize(x[j] - blended, e, step)
                 s, raw, n_raw = prefix.residual_symbol(q)
-                prefix.put_symbol(st, out, codes, lengths, ctx, s)
-                if n_raw:
-                    prefix.put_bits(st, out, raw, n_raw)
-                progress[0] = _count(counts, dirty, ctx, s, progress[0])
                 value = _clip(blended + q * step, lo, hi)
-            if prefix.is_rebuild_point(progress[0]):
-                prefix.rebuild(counts, lengths, codes, first, offset, sorted_symbols, alphabet, dirty)
+            prefix.put_symbol(st, out, codes, lengths, ctx, s)
+            if n_raw:
+                prefix.put_bits(st, out, raw, n_raw)
+            progress[0] = _count_rebuild(counts, lengths, codes, first, offset, sorted_symbols, alphabet, dirty, ctx, s, progress[0])
         else:
             value = recon[j]
         _store(j, value, blended, preds, recon, errors, final_error, bias_ctx, bias_sum, bias_cnt)
@@ -446,12 +437,10 @@ def decode_slice_prefix(bound, coded, in_roi, refs, lo, hi, split, use_flag, buc
             for k in range(j, j + r):
                 if not coded[k]:
                     return False
-            n_symbols = _count(counts, dirty, table, cls, n_symbols)
+            n_symbols = _count_rebuild(counts, lengths, codes, first, offset, sorted_symbols, alphabet, dirty, table, cls, n_symbols)
             run_end = j + r
             no_run = j + r
             current_run = run_value
-            if prefix.is_rebuild_point(n_symbols):
-                prefix.rebuild(counts, lengths, codes, first, offset, sorted_symbols, alphabet, dirty)
         e = bound[j]
         step = 2 * e + 1
         blended, ctx, flag_ctx, bias_ctx = _predict(j, c, width, recon, refs, errors, final_error, lo, hi, buckets,
@@ -501,9 +490,7 @@ def decode_slice_prefix(bound, coded, in_roi, refs, lo, hi, split, use_flag, buc
                     raw = prefix.get_bits(st, buf, prefix.residual_bits(s))
                 q = prefix.residual_value(s, raw)
                 value = _clip(blended + q * step, lo, hi)
-            n_symbols = _count(counts, dirty, ctx, s, n_symbols)
-            if prefix.is_rebuild_point(n_symbols):
-                prefix.rebuild(counts, lengths, codes, first, offset, sorted_symbols, alphabet, dirty)
+            n_symbols = _count_rebuild(counts, lengths, codes, first, offset, sorted_symbols, alphabet, dirty, ctx, s, n_symbols)
         else:
             value = recon[j]
         _store(j, value, blended, preds, recon, errors, final_error, bias_ctx, bias_sum, bias_cnt)
