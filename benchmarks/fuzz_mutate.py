@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from medroi.codec.container import MAGIC
+from medroi.codec.container import MAGIC, header_checksum
 
 _ENTRY = struct.Struct("<QII")
 _PREAMBLE = len(MAGIC) + 6
@@ -51,7 +51,7 @@ def parse(data: bytes) -> Layout:
 
 def _prefix(version: int, header: bytes, n_entries: int) -> bytes:
     return (MAGIC + struct.pack("<HI", version, len(header)) + header
-            + struct.pack("<II", zlib.crc32(header), n_entries))
+            + struct.pack("<II", header_checksum(version, header), n_entries))
 
 
 def assemble(layout: Layout) -> bytes:

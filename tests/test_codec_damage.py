@@ -46,6 +46,21 @@ def test_bit_flips_raise(sample, data):
         codec.decompress(bytes(damaged))
 
 
+@pytest.mark.parametrize("entropy", ["ans", "huffman"])  # written as format 2 and format 3
+def test_every_flip_of_the_format_version_is_refused(entropy):
+    """Formats 2 and 3 are both readable, so the version itself must be checked: a format-2 file
+    read as format 3 (or back) would otherwise decode with the wrong rules (found by CI)."""
+    from medroi.codec.container import MAGIC
+
+    image = (np.arange(24 * 20).reshape(24, 20) % 37).astype(np.int16)
+    data = codec.compress(image, image > 20, 0, 3, entropy=entropy)
+    for bit in range(16):
+        damaged = bytearray(data)
+        damaged[len(MAGIC) + bit // 8] ^= 1 << (bit % 8)
+        with pytest.raises(MedroiError):
+            codec.decompress(bytes(damaged))
+
+
 @settings(max_examples=60, deadline=None)
 @given(blob=st.binary(max_size=2000))
 def test_random_bytes_raise(blob):
@@ -67,10 +82,10 @@ def test_hostile_header_sizes_are_refused_before_allocating():
     import struct
     import zlib
 
-    from medroi.codec.container import FORMAT_VERSION, MAGIC
+    from medroi.codec.container import FORMAT_VERSION, MAGIC, header_checksum
 
     header = json.dumps({"shape": [65536, 65536, 65536], "dtype": "int16"}).encode()
-    blob = MAGIC + struct.pack("<HI", FORMAT_VERSION, len(header)) + header + struct.pack("<II", zlib.crc32(header), 0)
+    blob = MAGIC + struct.pack("<HI", FORMAT_VERSION, len(header)) + header + struct.pack("<II", header_checksum(FORMAT_VERSION, header), 0)
     blob += struct.pack("<I", zlib.crc32(b""))
     with pytest.raises(MedroiError):
         codec.decompress(blob)
@@ -114,7 +129,7 @@ def test_format_1_file_is_refused_naming_its_writer():
 def test_future_format_is_refused():
     import struct
 
-    from medroi.codec.container import FORMAT_VERSION, MAGIC
+    from medroi.codec.container import FORMAT_VERSION, MAGIC, header_checksum
     from medroi.errors import UnsupportedVersionError
 
     data = bytearray(codec.compress(np.arange(30, dtype=np.uint8).reshape(5, 6), nroi_max_error=0))

@@ -43,7 +43,7 @@ def _with_header_text(data: bytes, text: bytes) -> bytes:
     version = struct.unpack_from("<H", data, len(container.MAGIC))[0]
     chunks = [parsed.chunk(k) for k in range(len(parsed.index))]
     prefix = container.MAGIC + struct.pack("<HI", version, len(text)) + text
-    prefix += struct.pack("<II", zlib.crc32(text), len(chunks))
+    prefix += struct.pack("<II", container.header_checksum(version, text), len(chunks))
     offset = len(prefix) + 16 * len(chunks) + 4
     index = b""
     for chunk in chunks:

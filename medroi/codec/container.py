@@ -6,7 +6,8 @@ Layout (all integers little-endian)::
     u16       format version
     u32       header length H (<= MAX_HEADER_BYTES)
     H bytes   header, UTF-8 JSON
-    u32       CRC-32 of the header
+    u32       CRC-32 of the header (format 3: of the version u16 and the header, so a flipped
+              version bit cannot make a format-2 file decode as format 3 or back)
     u32       chunk count N (<= MAX_CHUNKS)
     N x 16    index: u64 offset (from the file start), u32 length, u32 CRC-32 of the chunk
     u32       CRC-32 of the index
@@ -59,6 +60,13 @@ class Container:
         return payload
 
 
+def header_checksum(version: int, header_bytes: bytes) -> int:
+    """The CRC-32 stored after the header: from format 3 on it covers the version too."""
+    if version >= 3:
+        return zlib.crc32(header_bytes, zlib.crc32(struct.pack("<H", version)))
+    return zlib.crc32(header_bytes)
+
+
 def pack(header: dict, chunks: list[bytes], version: int = FORMAT_VERSION) -> bytes:
     """Serialize a header and chunks into .mroi bytes of format ``version``."""
     if version not in READABLE_VERSIONS:
@@ -69,7 +77,7 @@ def pack(header: dict, chunks: list[bytes], version: int = FORMAT_VERSION) -> by
     if len(chunks) > MAX_CHUNKS:
         raise ValueError(f"too many slices ({len(chunks)} > {MAX_CHUNKS})")
     prefix = MAGIC + struct.pack("<HI", version, len(header_bytes)) + header_bytes
-    prefix += struct.pack("<I", zlib.crc32(header_bytes)) + struct.pack("<I", len(chunks))
+    prefix += struct.pack("<II", header_checksum(version, header_bytes), len(chunks))
     offset = len(prefix) + _INDEX_ENTRY.size * len(chunks) + 4
     index = b""
     for chunk in chunks:
@@ -110,8 +118,11 @@ def unpack(data: bytes) -> Container:
     _need(data, start + header_length + 8, "the header")
     header_bytes = data[start : start + header_length]
     (header_crc, n_chunks) = struct.unpack_from("<II", data, start + header_length)
-    if zlib.crc32(header_bytes) != header_crc:
+    if header_checksum(version, header_bytes) != header_crc and zlib.crc32(header_bytes) != header_crc:
         raise CorruptFileError("file header is damaged: CRC mismatch")
+    if version in READABLE_VERSIONS and header_checksum(version, header_bytes) != header_crc:
+        # the header is intact (its plain CRC matches) but the version does not: a flipped bit
+        raise CorruptFileError(f"file preamble is damaged: format version {version} does not match the header's CRC")
     try:  # ValueError: bad JSON, over-long integer literals; RecursionError: deep nesting
         header = json.loads(header_bytes.decode("utf-8"))
     except (ValueError, RecursionError) as error:  # UnicodeDecodeError is a ValueError
