@@ -133,7 +133,10 @@ def test_future_format_is_refused():
     from medroi.errors import UnsupportedVersionError
 
     data = bytearray(codec.compress(np.arange(30, dtype=np.uint8).reshape(5, 6), nroi_max_error=0))
-    struct.pack_into("<H", data, len(MAGIC), FORMAT_VERSION + 1)
+    version, length = FORMAT_VERSION + 1, struct.unpack_from("<I", data, len(MAGIC) + 2)[0]
+    struct.pack_into("<H", data, len(MAGIC), version)  # as a future medroi writes it: its CRC matches
+    header_end = len(MAGIC) + 6 + length
+    struct.pack_into("<I", data, header_end, header_checksum(version, bytes(data[len(MAGIC) + 6 : header_end])))
     with pytest.raises(UnsupportedVersionError, match="upgrade medroi"):
         codec.decompress(bytes(data))
 

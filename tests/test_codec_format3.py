@@ -52,7 +52,7 @@ def test_volume_slices_decode_alone_when_packed():
 def test_dense_or_lossy_images_are_not_packed():
     dense = _smooth((64, 64)).astype(np.uint16)
     data = compress(dense, nroi_max_error=0)
-    assert "value_table" not in read_header(data) and container.unpack(data).version == 2
+    assert "value_table" not in read_header(data) and container.unpack(data).version == 3
     sparse = (dense * 32).astype(np.uint16)
     lossy = compress(sparse, nroi_max_error=3)  # a bound on values is not a bound on ranks
     assert "value_table" not in read_header(lossy)
@@ -102,24 +102,41 @@ def test_a_table_in_a_lossy_file_is_refused():
         decompress(_header_with(data, nroi_max_error=2))
 
 
-def test_huffman_files_of_format_2_still_decode(monkeypatch):
-    """Format 3 added Huffman pair symbols; a format-2 Huffman file (no pairs) decodes exactly."""
+@pytest.mark.parametrize("entropy", ["ans", "huffman"])
+def test_files_of_format_2_still_decode(monkeypatch, entropy):
+    """Format 3 changed the pixel rules (background skip, Huffman pair symbols); a file of
+    medroi 0.2 (format 2) decodes exactly with the old rules."""
     import functools
 
     import medroi.codec as codec
 
-    image = np.stack([_smooth((48, 56), seed=k) for k in range(3)], axis=-1).astype(np.int16)
+    image = np.stack([_smooth((48, 56), seed=k) + 80 for k in range(3)], axis=-1).astype(np.int16)
+    yy, xx = np.mgrid[:48, :56]
+    outside = ((yy - 24) ** 2 + (xx - 28) ** 2 > 18**2)[..., None]
+    specks = np.random.default_rng(0).random(image.shape) < 0.03
+    # background around a disc, with specks: format 3 skips its pixels, format 2 models them
+    image = np.where(outside, np.where(specks, 2, 0), image).astype(np.int16)
     roi = np.zeros(image.shape, bool)
     roi[10:30, 12:40] = True
-    new = compress(image, roi, roi_max_error=0, nroi_max_error=4, entropy="huffman")
+    new = compress(image, roi, roi_max_error=0, nroi_max_error=4, entropy=entropy)
     assert container.unpack(new).version == 3
-    monkeypatch.setattr(codec, "encode_pixels", functools.partial(codec.encode_pixels, pairs=False))
+    monkeypatch.setattr(codec, "encode_pixels", functools.partial(codec.encode_pixels, version=2))
     pack = container.pack
-    monkeypatch.setattr(codec.container, "pack", lambda header, chunks, version: pack(header, chunks, version=2))
-    old = compress(image, roi, roi_max_error=0, nroi_max_error=4, entropy="huffman")
+    monkeypatch.setattr(codec.container, "pack", lambda header, chunks: pack(header, chunks, version=2))
+    old = compress(image, roi, roi_max_error=0, nroi_max_error=4, entropy=entropy)
     monkeypatch.undo()
-    assert container.unpack(old).version == 2 and old != new
+    old_parsed, new_parsed = container.unpack(old), container.unpack(new)
+    assert old_parsed.version == 2
+    assert [old_parsed.chunk(k) for k in range(3)] != [new_parsed.chunk(k) for k in range(3)]  # other rules
     for data in (old, new):
         out = decompress(data)
         error = np.abs(out.array.astype(int) - image)
         assert error[roi].max() == 0 and error.max() <= 4
+
+
+def test_a_value_table_in_a_format_2_file_is_refused():
+    """Format 2 had no value tables: one there is damage (or a hostile file), not ranks to guess at."""
+    parsed = container.unpack(_packed_file())
+    old = container.pack(parsed.header, [parsed.chunk(k) for k in range(len(parsed.index))], version=2)
+    with pytest.raises(CorruptFileError, match="value table in a format-2 file"):
+        decompress(old)

@@ -175,9 +175,7 @@ def compress(
         previous_mask = masks[k]
         if progress is not None:
             progress(k + 1, slices.shape[0])
-    # format 3: a value table, or Huffman pair symbols; other files stay readable by medroi 0.2
-    needs_3 = value_table is not None or entropy == "huffman"
-    return container.pack(header, chunks, version=3 if needs_3 else 2)
+    return container.pack(header, chunks)
 
 
 def _value_table(image: np.ndarray, slices: np.ndarray, roi_bound, nroi_bound, predictor) -> np.ndarray | None:
@@ -238,6 +236,8 @@ def _validated_header(parsed: container.Container) -> dict:
     if None in bounds and predictor["kind"] != "network":
         raise CorruptFileError("file header is damaged: a bound of None (network only) without a network")
     if "value_table" in header:
+        if parsed.version < 3:
+            raise CorruptFileError(f"file header is damaged: a value table in a format-{parsed.version} file")
         if bounds != [0, 0] or predictor["kind"] != "classical":
             raise CorruptFileError("file header is damaged: a value table in a file that is not lossless")
         histogram.table_count(header["value_table"], lo, hi, int(np.prod(shape)))  # decoded by its user
@@ -337,7 +337,7 @@ class _SliceDecoder:
                 )
             references = [reference] + references
         recon = decode_pixels(decoder, self.slice_shape, mask, references, self.value_range, self.bounds, models,
-                              pairs=self.parsed.version >= 3)
+                              version=self.parsed.version)
         decoder.check_exhausted()
         return recon, mask
 

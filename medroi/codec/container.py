@@ -28,11 +28,12 @@ from dataclasses import dataclass
 from medroi.errors import CorruptFileError, UnsupportedVersionError
 
 MAGIC = b"\x89MROI\r\n\x1a"
-#: 2 (medroi 0.2): pixels coded with adaptive binary models (range coder); 3 (medroi 0.3):
-#: the same, with a table of used values (histogram packing, ``histogram.py``) or Huffman
-#: pair symbols (``raster.encode_slice_prefix``). A file is
-#: written as 2 unless it needs 3, so medroi 0.2 reads every file it can decode; format 1
-#: (medroi 0.1, static per-slice tables) is refused with a message naming its writer.
+#: 2 (medroi 0.2): pixels coded with adaptive binary models (range coder); 3 (medroi 0.3,
+#: every file it writes): background pixels skip the model (``raster.encode_slice``), an
+#: optional table of used values (histogram packing, ``histogram.py``), Huffman pair symbols
+#: (``raster.encode_slice_prefix``), a header CRC that covers the version. Format 2 files are
+#: still read; format 1 (medroi 0.1, static per-slice tables) is refused with a message
+#: naming its writer.
 FORMAT_VERSION = 3
 READABLE_VERSIONS = (2, 3)
 MAX_HEADER_BYTES = 64 << 20

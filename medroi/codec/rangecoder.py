@@ -127,6 +127,15 @@ def _put(low, rng, cache, csize, pos, out, p0, bit):
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
+def encode_bit(low, rng, cache, csize, pos, out, models, s, bit):
+    """Code one adaptive decision with state ``s`` (a background pixel's flag, format 3)."""
+    p0 = models[s] & (PROB_ONE - 1)
+    low, rng, cache, csize, pos = _put(low, rng, cache, csize, pos, out, p0, bit)
+    _adapt(models, s, p0, bit)
+    return low, rng, cache, csize, pos
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
 def encode_one(low, rng, cache, csize, pos, out, models, n_ctx_states, ctx, flag_ctx, flag, q):
     """Code one pixel: its flag (when ``flag_ctx >= 0``) and, unless set, residual ``q``;
     takes and returns the state of ``load_encoder``."""
@@ -263,6 +272,15 @@ def _get(code, rng, pos, over, buf, p0):
         rng <<= 8
         byte, pos, over = _next_byte(pos, over, buf)
         code = ((code << 8) | byte) & 0xFFFFFFFF
+    return bit, code, rng, pos, over
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def decode_bit(code, rng, pos, over, buf, models, s):
+    """Inverse of ``encode_bit``: (bit, state of ``load_decoder``)."""
+    p0 = models[s] & (PROB_ONE - 1)
+    bit, code, rng, pos, over = _get(code, rng, pos, over, buf, p0)
+    _adapt(models, s, p0, bit)
     return bit, code, rng, pos, over
 
 

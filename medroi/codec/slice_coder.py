@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from medroi.codec import entropy, prefix, raster, rangecoder
+from medroi.codec.container import FORMAT_VERSION
 from medroi.codec.entropy import Decoder, Encoder
 from medroi.codec.interlace import interlace_passes
 from medroi.errors import CorruptFileError
@@ -264,11 +265,12 @@ def encode_pixels(
     value_range: tuple[int, int],
     bounds: Bounds,
     models: Models | None = None,
-    pairs: bool = True,
+    version: int = FORMAT_VERSION,
 ) -> np.ndarray:
     """Code a slice's pixels with adaptive binary models (range coder), updating ``models``
     (None: fresh ones) with Huffman codes for Huffman encoders; returns the reconstruction
-    the decoder will produce."""
+    the decoder will produce. ``version``: the container format whose rules apply (format 2:
+    no Huffman pair symbols, no background skip; written only by tests now)."""
     lo, hi = value_range
     height, width = values.shape
     x = values.ravel().astype(np.int64)
@@ -295,7 +297,7 @@ def encode_pixels(
                 x, bound, coded, mask_flat, ref_array, lo, hi, bounds.roi != bounds.nroi, use_flag,
                 ACTIVITY_BUCKETS, N_ACTIVITY, t.counts, t.lengths, t.codes, t.first, t.offset, t.sorted,
                 t.alphabet, t.dirty, bit_state, out, recon, errors, final_error, width, default, models.bias_sum,
-                models.bias_cnt, start, progress, pairs,
+                models.bias_cnt, start, progress, version >= 3,
             )
             if start >= x.size:
                 break
@@ -308,7 +310,7 @@ def encode_pixels(
         start = raster.encode_slice(
             x, bound, coded, mask_flat, ref_array, lo, hi, bounds.roi != bounds.nroi, use_flag, ACTIVITY_BUCKETS,
             N_ACTIVITY, models.states, _ADAPTIVE_STATES, rc_state, out, recon, errors, final_error,
-            width, default, models.bias_sum, models.bias_cnt, start,
+            width, default, models.bias_sum, models.bias_cnt, start, version >= 3,
         )
         if start >= x.size:
             break
@@ -340,10 +342,9 @@ def decode_pixels(
     value_range: tuple[int, int],
     bounds: Bounds,
     models: Models | None = None,
-    pairs: bool = True,
+    version: int = FORMAT_VERSION,
 ) -> np.ndarray:
-    """Inverse of ``encode_pixels``; ``pairs=False`` reads Huffman pixels of format 2 (no
-    pair symbols)."""
+    """Inverse of ``encode_pixels``; ``version`` 2 reads the pixels of a medroi 0.2 file."""
     lo, hi = value_range
     height, width = shape
     mask_flat = roi_mask.ravel().astype(bool)
@@ -362,7 +363,7 @@ def decode_pixels(
         ok = raster.decode_slice_prefix(
             bound, coded, mask_flat, ref_array, lo, hi, bounds.roi != bounds.nroi, use_flag, ACTIVITY_BUCKETS,
             N_ACTIVITY, t.counts, t.lengths, t.codes, t.first, t.offset, t.sorted, t.alphabet, t.dirty, bit_state,
-            buf, recon, errors, final_error, width, default, models.bias_sum, models.bias_cnt, pairs,
+            buf, recon, errors, final_error, width, default, models.bias_sum, models.bias_cnt, version >= 3,
         )
         if not ok or bit_state[3] > 0:
             raise CorruptFileError("a slice's pixel data is damaged or truncated")
@@ -371,7 +372,7 @@ def decode_pixels(
     ok = raster.decode_slice(
         bound, coded, mask_flat, ref_array, lo, hi, bounds.roi != bounds.nroi, use_flag, ACTIVITY_BUCKETS,
         N_ACTIVITY, models.states, _ADAPTIVE_STATES, rc_state, buf, recon, errors, final_error,
-        width, default, models.bias_sum, models.bias_cnt,
+        width, default, models.bias_sum, models.bias_cnt, version >= 3,
     )
     if not ok or rangecoder.overran(rc_state):
         raise CorruptFileError("a slice's pixel data is damaged or truncated")
