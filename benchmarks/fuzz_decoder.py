@@ -36,6 +36,7 @@ import json
 import os
 import platform
 import selectors
+import shutil
 import signal
 import struct
 import subprocess
@@ -462,6 +463,10 @@ def run_campaign(args, seeds) -> dict:
         "slowest": [{k: r.get(k) for k in ("case", "mutator", "status", "seconds", "voxels")} for r in slowest],
         "failures": failures,
     }
+    if any(f["status"] in ("crash", "hang", "oom") for f in failures):
+        summary["worker_logs"] = str(log_dir)  # kept for the post-mortem
+    else:  # seed copies and worker logs; every run used to leave one folder in the temp dir
+        shutil.rmtree(log_dir, ignore_errors=True)
     return summary
 
 
