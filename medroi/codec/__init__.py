@@ -10,6 +10,8 @@ A bound of 0 is bit-exact.
 
 from __future__ import annotations
 
+import functools
+
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -151,6 +153,21 @@ def compress(
     network = network_references(predictor, slices, masks) if predictor is not None else None
     if network is not None:
         header["predictor"] = {**predictor.identity, "window": list(network.window)}
+    encode = functools.partial(_encode_chunks, slices, masks, network, value_table, coding_range, bounds, entropy, gop)
+    chunks = encode(progress=progress, med_only=False)
+    if network is None and slices.shape[0] == 1:
+        # a 2D image: MED alone wins where values sit on a lattice (contrast-stretched
+        # radiographs), the blend elsewhere; both are coded and the smaller is kept
+        med_chunks = encode(progress=None, med_only=True)
+        if sum(map(len, med_chunks)) < sum(map(len, chunks)):
+            chunks = med_chunks
+            header["predictor"] = {**header["predictor"], "prediction": "med"}
+    return container.pack(header, chunks)
+
+
+def _encode_chunks(slices, masks, network, value_table, coding_range, bounds, entropy, gop, progress,
+                   med_only: bool) -> list[bytes]:
+    """Every slice's chunk: its mask, the network's latent if any, its pixels."""
     chunks = []
     history: list[np.ndarray] = []
     previous_mask = None
@@ -169,13 +186,14 @@ def compress(
             references = [reference] + references
             check = reference_checksum(reference)
         values = slices[k] if value_table is None else histogram.to_ranks(slices[k], value_table)
-        recon = encode_pixels(encoder, values, masks[k], references, coding_range, bounds, models)
+        recon = encode_pixels(encoder, values, masks[k], references, coding_range, bounds, models,
+                              med_only=med_only)
         chunks.append(check.to_bytes(4, "little") + encoder.finish())
         history = [recon] + history[:1]
         previous_mask = masks[k]
         if progress is not None:
             progress(k + 1, slices.shape[0])
-    return container.pack(header, chunks)
+    return chunks
 
 
 def _value_table(image: np.ndarray, slices: np.ndarray, roi_bound, nroi_bound, predictor) -> np.ndarray | None:
@@ -233,6 +251,10 @@ def _validated_header(parsed: container.Container) -> dict:
         raise CorruptFileError("file header has inconsistent values (axis, value range or gop)")
     if entropy not in ("ans", "huffman") or predictor.get("kind") not in ("classical", "network"):
         raise CorruptFileError("file header names an unknown entropy coder or predictor")
+    if "prediction" in predictor and (predictor["prediction"] != "med" or predictor["kind"] != "classical"
+                                      or parsed.version < 3):
+        raise CorruptFileError(f"file header is damaged: prediction {predictor['prediction']!r} for a "
+                               f"{predictor['kind']} predictor in a format-{parsed.version} file")
     if None in bounds and predictor["kind"] != "network":
         raise CorruptFileError("file header is damaged: a bound of None (network only) without a network")
     if "value_table" in header:
@@ -293,6 +315,7 @@ class _SliceDecoder:
         self.bounds = Bounds(header["roi_max_error"], header["nroi_max_error"])
         self.entropy = header["entropy"]
         self.gop = header["gop"]
+        self.med_only = header["predictor"].get("prediction") == "med"
         self.network = None
         if header["predictor"]["kind"] == "network":
             if predictor is None:
@@ -337,7 +360,7 @@ class _SliceDecoder:
                 )
             references = [reference] + references
         recon = decode_pixels(decoder, self.slice_shape, mask, references, self.value_range, self.bounds, models,
-                              version=self.parsed.version)
+                              version=self.parsed.version, med_only=self.med_only)
         decoder.check_exhausted()
         return recon, mask
 

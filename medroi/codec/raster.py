@@ -122,8 +122,9 @@ def _deep_flag_context(refs):
 
 @numba.njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _predict(j, c, width, recon, refs, errors, final_error, lo, hi, buckets, step, in_roi, split, n_activity,
-             preds, default, bias_sum, bias_cnt):
-    """Blended prediction, residual context and flag context of pixel ``j`` (fills ``preds``)."""
+             preds, default, bias_sum, bias_cnt, med_only):
+    """Blended prediction, residual context and flag context of pixel ``j`` (fills ``preds``);
+    ``med_only``: the prediction is MED alone, without bias correction (bias context -1)."""
     iw, i_n, inw, ine = _neighbours(j, c, width)
     n_refs = refs.shape[1]
     n_pred = preds.size
@@ -194,6 +195,11 @@ def _predict(j, c, width, recon, refs, errors, final_error, lo, hi, buckets, ste
     if n_background > 0:
         bucket += 2 * n_activity
     ref_state = 0 if n_refs == 0 else (1 if refs[j, 0] == lo else 2)
+    if med_only:
+        # MED picks a neighbour's value (or W + N - NW): on images whose values sit on a
+        # lattice (contrast-stretched 8-bit radiographs) residuals stay on it, which a blend
+        # or a bias correction smears (mhh_82a78c13: 11 % smaller)
+        return preds[0], bucket, 5 * ref_state + n_background, -1
     bias_ctx = bucket * 9 + 3 * (0 if few == 0 else (1 if few > 0 else 2)) + (0 if fen == 0 else (1 if fen > 0 else 2))
     if bias_cnt[bias_ctx] > 0:
         blended = _clip(blended + _round_div(bias_sum[bias_ctx], bias_cnt[bias_ctx]), lo, hi)
@@ -218,7 +224,8 @@ def _store(j, value, blended, preds, recon, errors, final_error, bias_ctx, bias_
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
 def encode_slice(x, bound, coded, in_roi, refs, lo, hi, split, use_flag, buckets, n_activity, models,
-                 n_ctx_states, st, out, recon, errors, final_error, width, default, bias_sum, bias_cnt, start, skip):
+                 n_ctx_states, st, out, recon, errors, final_error, width, default, bias_sum, bias_cnt, start, skip,
+                 med_only):
     """Code pixels ``start..`` in raster order; returns the index reached (``out`` full).
     ``skip`` (format 3): a pixel deep in the background (``_deep_background``) codes its flag
     alone and, when it is background, skips prediction, bias and error bookkeeping (its
@@ -245,7 +252,7 @@ def encode_slice(x, bound, coded, in_roi, refs, lo, hi, split, use_flag, buckets
                 continue
         blended, ctx, flag_ctx, bias_ctx = _predict(j, c, width, recon, refs, errors, final_error, lo, hi, buckets,
                                                     step, in_roi[j], split, n_activity, preds, default, bias_sum,
-                                                    bias_cnt)
+                                                    bias_cnt, med_only)
         if coded[j]:
             flag = 1 if (use_flag and not deep and x[j] - lo <= e) else 0
             q = _quantize(x[j] - blended, e, step)
@@ -265,7 +272,8 @@ def encode_slice(x, bound, coded, in_roi, refs, lo, hi, split, use_flag, buckets
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
 def decode_slice(bound, coded, in_roi, refs, lo, hi, split, use_flag, buckets, n_activity, models,
-                 n_ctx_states, st, buf, recon, errors, final_error, width, default, bias_sum, bias_cnt, skip):
+                 n_ctx_states, st, buf, recon, errors, final_error, width, default, bias_sum, bias_cnt, skip,
+                 med_only):
     """Inverse of ``encode_slice``; returns False on damaged data."""
     preds = np.zeros(errors.shape[1], np.int64)
     c = 0
@@ -285,7 +293,7 @@ def decode_slice(bound, coded, in_roi, refs, lo, hi, split, use_flag, buckets, n
                 continue
         blended, ctx, flag_ctx, bias_ctx = _predict(j, c, width, recon, refs, errors, final_error, lo, hi, buckets,
                                                     step, in_roi[j], split, n_activity, preds, default, bias_sum,
-                                                    bias_cnt)
+                                                    bias_cnt, med_only)
         if coded[j]:
             flag, q, ok, code, rng, pos, over = rangecoder.decode_one(code, rng, pos, over, buf, models,
                                                                       n_ctx_states, ctx,
@@ -353,7 +361,7 @@ def _pair_eligible(pairs, j, c, width, ctx, n_activity, coded, bound, counts):
 @numba.njit(cache=True, nogil=True, error_model="numpy")
 def encode_slice_prefix(x, bound, coded, in_roi, refs, lo, hi, split, use_flag, buckets, n_activity, counts,
                         lengths, codes, first, offset, sorted_symbols, alphabet, dirty, st, out, recon, errors,
-                        final_error, width, default, bias_sum, bias_cnt, start, progress, pairs):
+                        final_error, width, default, bias_sum, bias_cnt, start, progress, pairs, med_only):
     """``encode_slice`` with Huffman codes, JPEG-LS's run mode (flat and background runs)
     and, with ``pairs``, one symbol for two small residuals in quiet near-lossless contexts
     (alphabet extension); resumable at ``start`` with ``progress`` = [symbols coded, end of
@@ -388,7 +396,7 @@ def encode_slice_prefix(x, bound, coded, in_roi, refs, lo, hi, split, use_flag, 
         step = 2 * e + 1
         blended, ctx, flag_ctx, bias_ctx = _predict(j, c, width, recon, refs, errors, final_error, lo, hi, buckets,
                                                     step, in_roi[j], split, n_activity, preds, default, bias_sum,
-                                                    bias_cnt)
+                                                    bias_cnt, med_only)
         if j < progress[1]:
             value = progress[3]
         elif coded[j]:
@@ -409,7 +417,7 @@ def encode_slice_prefix(x, bound, coded, in_roi, refs, lo, hi, split, use_flag, 
                     blended1, ctx1, flag_ctx1, bias_ctx1 = _predict(k, c + 1, width, recon, refs, errors,
                                                                     final_error, lo, hi, buckets, step1, in_roi[k],
                                                                     split, n_activity, preds, default, bias_sum,
-                                                                    bias_cnt)
+                                                                    bias_cnt, med_only)
                     q1 = _quantize(x[k] - blended1, e1, step1)
                     if (use_flag and x[k] - lo <= e1) or q1 < -1 or q1 > 1:
                         symbol = PAIR_HALF + q + 1  # j + 1 is coded on its own next
@@ -451,7 +459,7 @@ def encode_slice_prefix(x, bound, coded, in_roi, refs, lo, hi, split, use_flag, 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
 def decode_slice_prefix(bound, coded, in_roi, refs, lo, hi, split, use_flag, buckets, n_activity, counts,
                         lengths, codes, first, offset, sorted_symbols, alphabet, dirty, st, buf, recon, errors,
-                        final_error, width, default, bias_sum, bias_cnt, pairs):
+                        final_error, width, default, bias_sum, bias_cnt, pairs, med_only):
     """Inverse of ``encode_slice_prefix``; returns False on damaged data."""
     preds = np.zeros(errors.shape[1], np.int64)
     run_table = counts.shape[0] - 1
@@ -486,7 +494,7 @@ def decode_slice_prefix(bound, coded, in_roi, refs, lo, hi, split, use_flag, buc
         step = 2 * e + 1
         blended, ctx, flag_ctx, bias_ctx = _predict(j, c, width, recon, refs, errors, final_error, lo, hi, buckets,
                                                     step, in_roi[j], split, n_activity, preds, default, bias_sum,
-                                                    bias_cnt)
+                                                    bias_cnt, med_only)
         if j < run_end:
             value = current_run
         elif coded[j]:
@@ -509,7 +517,7 @@ def decode_slice_prefix(bound, coded, in_roi, refs, lo, hi, split, use_flag, buc
                         blended1, ctx1, flag_ctx1, bias_ctx1 = _predict(k, c + 1, width, recon, refs, errors,
                                                                         final_error, lo, hi, buckets, step1,
                                                                         in_roi[k], split, n_activity, preds, default,
-                                                                        bias_sum, bias_cnt)
+                                                                        bias_sum, bias_cnt, med_only)
                         _store(k, _clip(blended1 + (symbol % 3 - 1) * step1, lo, hi), blended1, preds, recon, errors,
                                final_error, bias_ctx1, bias_sum, bias_cnt)
                         advance = 2

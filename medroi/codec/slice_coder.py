@@ -266,11 +266,13 @@ def encode_pixels(
     bounds: Bounds,
     models: Models | None = None,
     version: int = FORMAT_VERSION,
+    med_only: bool = False,
 ) -> np.ndarray:
     """Code a slice's pixels with adaptive binary models (range coder), updating ``models``
     (None: fresh ones) with Huffman codes for Huffman encoders; returns the reconstruction
     the decoder will produce. ``version``: the container format whose rules apply (format 2:
-    no Huffman pair symbols, no background skip; written only by tests now)."""
+    no Huffman pair symbols, no background skip; written only by tests now). ``med_only``
+    (format 3): predict with MED alone, no blend or bias correction."""
     lo, hi = value_range
     height, width = values.shape
     x = values.ravel().astype(np.int64)
@@ -297,7 +299,7 @@ def encode_pixels(
                 x, bound, coded, mask_flat, ref_array, lo, hi, bounds.roi != bounds.nroi, use_flag,
                 ACTIVITY_BUCKETS, N_ACTIVITY, t.counts, t.lengths, t.codes, t.first, t.offset, t.sorted,
                 t.alphabet, t.dirty, bit_state, out, recon, errors, final_error, width, default, models.bias_sum,
-                models.bias_cnt, start, progress, version >= 3,
+                models.bias_cnt, start, progress, version >= 3, med_only,
             )
             if start >= x.size:
                 break
@@ -310,7 +312,7 @@ def encode_pixels(
         start = raster.encode_slice(
             x, bound, coded, mask_flat, ref_array, lo, hi, bounds.roi != bounds.nroi, use_flag, ACTIVITY_BUCKETS,
             N_ACTIVITY, models.states, _ADAPTIVE_STATES, rc_state, out, recon, errors, final_error,
-            width, default, models.bias_sum, models.bias_cnt, start, version >= 3,
+            width, default, models.bias_sum, models.bias_cnt, start, version >= 3, med_only,
         )
         if start >= x.size:
             break
@@ -343,6 +345,7 @@ def decode_pixels(
     bounds: Bounds,
     models: Models | None = None,
     version: int = FORMAT_VERSION,
+    med_only: bool = False,
 ) -> np.ndarray:
     """Inverse of ``encode_pixels``; ``version`` 2 reads the pixels of a medroi 0.2 file."""
     lo, hi = value_range
@@ -363,7 +366,7 @@ def decode_pixels(
         ok = raster.decode_slice_prefix(
             bound, coded, mask_flat, ref_array, lo, hi, bounds.roi != bounds.nroi, use_flag, ACTIVITY_BUCKETS,
             N_ACTIVITY, t.counts, t.lengths, t.codes, t.first, t.offset, t.sorted, t.alphabet, t.dirty, bit_state,
-            buf, recon, errors, final_error, width, default, models.bias_sum, models.bias_cnt, version >= 3,
+            buf, recon, errors, final_error, width, default, models.bias_sum, models.bias_cnt, version >= 3, med_only,
         )
         if not ok or bit_state[3] > 0:
             raise CorruptFileError("a slice's pixel data is damaged or truncated")
@@ -372,7 +375,7 @@ def decode_pixels(
     ok = raster.decode_slice(
         bound, coded, mask_flat, ref_array, lo, hi, bounds.roi != bounds.nroi, use_flag, ACTIVITY_BUCKETS,
         N_ACTIVITY, models.states, _ADAPTIVE_STATES, rc_state, buf, recon, errors, final_error,
-        width, default, models.bias_sum, models.bias_cnt, version >= 3,
+        width, default, models.bias_sum, models.bias_cnt, version >= 3, med_only,
     )
     if not ok or rangecoder.overran(rc_state):
         raise CorruptFileError("a slice's pixel data is damaged or truncated")
