@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from medroi import __version__
-from medroi.codec import container, histogram, kept, limits
+from medroi.codec import blockgrid, container, histogram, kept, limits
 from medroi.codec.entropy import Decoder, Encoder
 from medroi.codec.predictors import Predictor, network_references, reference_checksum
 from medroi.codec.slice_coder import Bounds, Models, decode_mask, decode_pixels, encode_mask, encode_pixels
@@ -153,7 +153,12 @@ def compress(
     network = network_references(predictor, slices, masks) if predictor is not None else None
     if network is not None:
         header["predictor"] = {**predictor.identity, "window": list(network.window)}
-    encode = functools.partial(_encode_chunks, slices, masks, network, value_table, coding_range, bounds, entropy, gop)
+    grid = blockgrid.detect(slices[0]) if slices.shape[0] == 1 and entropy == "ans" else None
+    if grid is not None:  # a 2D image that went through JPEG: block-edge contexts
+        header["block_grid"] = grid
+    block = blockgrid.classes(slices.shape[1:], grid)
+    encode = functools.partial(_encode_chunks, slices, masks, network, value_table, coding_range, bounds, entropy, gop,
+                               block=block)
     chunks = encode(progress=progress, med_only=False)
     if network is None and slices.shape[0] == 1:
         # a 2D image: MED alone wins where values sit on a lattice (contrast-stretched
@@ -166,7 +171,7 @@ def compress(
 
 
 def _encode_chunks(slices, masks, network, value_table, coding_range, bounds, entropy, gop, progress,
-                   med_only: bool) -> list[bytes]:
+                   med_only: bool, block: np.ndarray | None) -> list[bytes]:
     """Every slice's chunk: its mask, the network's latent if any, its pixels."""
     chunks = []
     history: list[np.ndarray] = []
@@ -187,7 +192,7 @@ def _encode_chunks(slices, masks, network, value_table, coding_range, bounds, en
             check = reference_checksum(reference)
         values = slices[k] if value_table is None else histogram.to_ranks(slices[k], value_table)
         recon = encode_pixels(encoder, values, masks[k], references, coding_range, bounds, models,
-                              med_only=med_only)
+                              med_only=med_only, block=block)
         chunks.append(check.to_bytes(4, "little") + encoder.finish())
         history = [recon] + history[:1]
         previous_mask = masks[k]
@@ -251,6 +256,9 @@ def _validated_header(parsed: container.Container) -> dict:
         raise CorruptFileError("file header has inconsistent values (axis, value range or gop)")
     if entropy not in ("ans", "huffman") or predictor.get("kind") not in ("classical", "network"):
         raise CorruptFileError("file header names an unknown entropy coder or predictor")
+    if "block_grid" in header and (not blockgrid.is_valid(header["block_grid"]) or entropy != "ans"
+                                   or parsed.version < 3):
+        raise CorruptFileError(f"file header is damaged: block_grid {header['block_grid']!r}")
     if "prediction" in predictor and (predictor["prediction"] != "med" or predictor["kind"] != "classical"
                                       or parsed.version < 3):
         raise CorruptFileError(f"file header is damaged: prediction {predictor['prediction']!r} for a "
@@ -316,6 +324,7 @@ class _SliceDecoder:
         self.entropy = header["entropy"]
         self.gop = header["gop"]
         self.med_only = header["predictor"].get("prediction") == "med"
+        self.block = blockgrid.classes(self.slice_shape, header.get("block_grid"))
         self.network = None
         if header["predictor"]["kind"] == "network":
             if predictor is None:
@@ -360,7 +369,7 @@ class _SliceDecoder:
                 )
             references = [reference] + references
         recon = decode_pixels(decoder, self.slice_shape, mask, references, self.value_range, self.bounds, models,
-                              version=self.parsed.version, med_only=self.med_only)
+                              version=self.parsed.version, med_only=self.med_only, block=self.block)
         decoder.check_exhausted()
         return recon, mask
 

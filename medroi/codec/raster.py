@@ -35,7 +35,7 @@ N_PAIR_SYMBOLS = 13
 PAIR_LEVELS = 20  # activity levels (of 20) where pairs are tried
 PAIR_WARMUP = 32  # pair symbols seen in a context before its escape rate counts
 PAIR_MAX_ESCAPES = 4  # pairs stay on in a context while at most 1 in this many of its pair symbols escaped
-N_BIAS_CONTEXTS = 9 * 4 * 20  # residual context x signs of the W and N errors
+N_BIAS_CONTEXTS = 9 * 4 * 4 * 20  # residual context (with block class) x signs of the W and N errors
 N_PER_REFERENCE = 4
 WEIGHT_ONE = 1 << 24
 _MAX_EVIDENCE = 4096  # weight 1 from here on
@@ -122,9 +122,10 @@ def _deep_flag_context(refs):
 
 @numba.njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _predict(j, c, width, recon, refs, errors, final_error, lo, hi, buckets, step, in_roi, split, n_activity,
-             preds, default, bias_sum, bias_cnt, med_only):
+             preds, default, bias_sum, bias_cnt, med_only, block):
     """Blended prediction, residual context and flag context of pixel ``j`` (fills ``preds``);
-    ``med_only``: the prediction is MED alone, without bias correction (bias context -1)."""
+    ``med_only``: the prediction is MED alone, without bias correction (bias context -1);
+    ``block``: each pixel's block-edge class (``blockgrid.classes``), or empty."""
     iw, i_n, inw, ine = _neighbours(j, c, width)
     n_refs = refs.shape[1]
     n_pred = preds.size
@@ -194,6 +195,8 @@ def _predict(j, c, width, recon, refs, errors, final_error, lo, hi, buckets, ste
     n_background = (w == lo) + (nn == lo) + (nw == lo) + (ne == lo)
     if n_background > 0:
         bucket += 2 * n_activity
+    if block.size > 0:  # JPEG's 8 x 8 grid (``blockgrid``): next to a block edge or not
+        bucket += 4 * n_activity * block[j]
     ref_state = 0 if n_refs == 0 else (1 if refs[j, 0] == lo else 2)
     if med_only:
         # MED picks a neighbour's value (or W + N - NW): on images whose values sit on a
@@ -225,7 +228,7 @@ def _store(j, value, blended, preds, recon, errors, final_error, bias_ctx, bias_
 @numba.njit(cache=True, nogil=True, error_model="numpy")
 def encode_slice(x, bound, coded, in_roi, refs, lo, hi, split, use_flag, buckets, n_activity, models,
                  n_ctx_states, st, out, recon, errors, final_error, width, default, bias_sum, bias_cnt, start, skip,
-                 med_only):
+                 med_only, block):
     """Code pixels ``start..`` in raster order; returns the index reached (``out`` full).
     ``skip`` (format 3): a pixel deep in the background (``_deep_background``) codes its flag
     alone and, when it is background, skips prediction, bias and error bookkeeping (its
@@ -252,7 +255,7 @@ def encode_slice(x, bound, coded, in_roi, refs, lo, hi, split, use_flag, buckets
                 continue
         blended, ctx, flag_ctx, bias_ctx = _predict(j, c, width, recon, refs, errors, final_error, lo, hi, buckets,
                                                     step, in_roi[j], split, n_activity, preds, default, bias_sum,
-                                                    bias_cnt, med_only)
+                                                    bias_cnt, med_only, block)
         if coded[j]:
             flag = 1 if (use_flag and not deep and x[j] - lo <= e) else 0
             q = _quantize(x[j] - blended, e, step)
@@ -273,7 +276,7 @@ def encode_slice(x, bound, coded, in_roi, refs, lo, hi, split, use_flag, buckets
 @numba.njit(cache=True, nogil=True, error_model="numpy")
 def decode_slice(bound, coded, in_roi, refs, lo, hi, split, use_flag, buckets, n_activity, models,
                  n_ctx_states, st, buf, recon, errors, final_error, width, default, bias_sum, bias_cnt, skip,
-                 med_only):
+                 med_only, block):
     """Inverse of ``encode_slice``; returns False on damaged data."""
     preds = np.zeros(errors.shape[1], np.int64)
     c = 0
@@ -293,7 +296,7 @@ def decode_slice(bound, coded, in_roi, refs, lo, hi, split, use_flag, buckets, n
                 continue
         blended, ctx, flag_ctx, bias_ctx = _predict(j, c, width, recon, refs, errors, final_error, lo, hi, buckets,
                                                     step, in_roi[j], split, n_activity, preds, default, bias_sum,
-                                                    bias_cnt, med_only)
+                                                    bias_cnt, med_only, block)
         if coded[j]:
             flag, q, ok, code, rng, pos, over = rangecoder.decode_one(code, rng, pos, over, buf, models,
                                                                       n_ctx_states, ctx,
@@ -361,7 +364,7 @@ def _pair_eligible(pairs, j, c, width, ctx, n_activity, coded, bound, counts):
 @numba.njit(cache=True, nogil=True, error_model="numpy")
 def encode_slice_prefix(x, bound, coded, in_roi, refs, lo, hi, split, use_flag, buckets, n_activity, counts,
                         lengths, codes, first, offset, sorted_symbols, alphabet, dirty, st, out, recon, errors,
-                        final_error, width, default, bias_sum, bias_cnt, start, progress, pairs, med_only):
+                        final_error, width, default, bias_sum, bias_cnt, start, progress, pairs, med_only, block):
     """``encode_slice`` with Huffman codes, JPEG-LS's run mode (flat and background runs)
     and, with ``pairs``, one symbol for two small residuals in quiet near-lossless contexts
     (alphabet extension); resumable at ``start`` with ``progress`` = [symbols coded, end of
@@ -396,7 +399,7 @@ def encode_slice_prefix(x, bound, coded, in_roi, refs, lo, hi, split, use_flag, 
         step = 2 * e + 1
         blended, ctx, flag_ctx, bias_ctx = _predict(j, c, width, recon, refs, errors, final_error, lo, hi, buckets,
                                                     step, in_roi[j], split, n_activity, preds, default, bias_sum,
-                                                    bias_cnt, med_only)
+                                                    bias_cnt, med_only, block)
         if j < progress[1]:
             value = progress[3]
         elif coded[j]:
@@ -417,7 +420,7 @@ def encode_slice_prefix(x, bound, coded, in_roi, refs, lo, hi, split, use_flag, 
                     blended1, ctx1, flag_ctx1, bias_ctx1 = _predict(k, c + 1, width, recon, refs, errors,
                                                                     final_error, lo, hi, buckets, step1, in_roi[k],
                                                                     split, n_activity, preds, default, bias_sum,
-                                                                    bias_cnt, med_only)
+                                                                    bias_cnt, med_only, block)
                     q1 = _quantize(x[k] - blended1, e1, step1)
                     if (use_flag and x[k] - lo <= e1) or q1 < -1 or q1 > 1:
                         symbol = PAIR_HALF + q + 1  # j + 1 is coded on its own next
@@ -459,7 +462,7 @@ def encode_slice_prefix(x, bound, coded, in_roi, refs, lo, hi, split, use_flag, 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
 def decode_slice_prefix(bound, coded, in_roi, refs, lo, hi, split, use_flag, buckets, n_activity, counts,
                         lengths, codes, first, offset, sorted_symbols, alphabet, dirty, st, buf, recon, errors,
-                        final_error, width, default, bias_sum, bias_cnt, pairs, med_only):
+                        final_error, width, default, bias_sum, bias_cnt, pairs, med_only, block):
     """Inverse of ``encode_slice_prefix``; returns False on damaged data."""
     preds = np.zeros(errors.shape[1], np.int64)
     run_table = counts.shape[0] - 1
@@ -494,7 +497,7 @@ def decode_slice_prefix(bound, coded, in_roi, refs, lo, hi, split, use_flag, buc
         step = 2 * e + 1
         blended, ctx, flag_ctx, bias_ctx = _predict(j, c, width, recon, refs, errors, final_error, lo, hi, buckets,
                                                     step, in_roi[j], split, n_activity, preds, default, bias_sum,
-                                                    bias_cnt, med_only)
+                                                    bias_cnt, med_only, block)
         if j < run_end:
             value = current_run
         elif coded[j]:
@@ -517,7 +520,7 @@ def decode_slice_prefix(bound, coded, in_roi, refs, lo, hi, split, use_flag, buc
                         blended1, ctx1, flag_ctx1, bias_ctx1 = _predict(k, c + 1, width, recon, refs, errors,
                                                                         final_error, lo, hi, buckets, step1,
                                                                         in_roi[k], split, n_activity, preds, default,
-                                                                        bias_sum, bias_cnt, med_only)
+                                                                        bias_sum, bias_cnt, med_only, block)
                         _store(k, _clip(blended1 + (symbol % 3 - 1) * step1, lo, hi), blended1, preds, recon, errors,
                                final_error, bias_ctx1, bias_sum, bias_cnt)
                         advance = 2

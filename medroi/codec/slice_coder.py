@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from medroi.codec import entropy, prefix, raster, rangecoder
+from medroi.codec import blockgrid, entropy, prefix, raster, rangecoder
 from medroi.codec.container import FORMAT_VERSION
 from medroi.codec.entropy import Decoder, Encoder
 from medroi.codec.interlace import interlace_passes
@@ -28,7 +28,8 @@ ACTIVITY_THRESHOLDS = np.array([1, 2, 3, 4, 6, 8, 11, 16, 22, 32, 45, 64, 90, 12
 N_ACTIVITY = len(ACTIVITY_THRESHOLDS) + 1
 #: the activity level of each activity value up to the last threshold (where it saturates)
 ACTIVITY_BUCKETS = np.searchsorted(ACTIVITY_THRESHOLDS, np.arange(ACTIVITY_THRESHOLDS[-1] + 1), side="right")
-N_ADAPTIVE_CONTEXTS = 4 * N_ACTIVITY + 1  # adaptive: activity x region x background neighbour, + first pixel
+#: adaptive: activity x region x background neighbour x block-edge class (``blockgrid``), + first pixel
+N_ADAPTIVE_CONTEXTS = 4 * blockgrid.N_CLASSES * N_ACTIVITY + 1
 N_FLAG_CONTEXTS = 15  # background neighbours (0-4) x reference (none / background / not)
 _ESCAPE_CHUNK_BITS = 16
 
@@ -255,6 +256,11 @@ def _read_bytes(decoder: Decoder) -> bytes:
 
 
 _MAX_PIXEL_BYTES = (1 << 32) - 1
+_NO_BLOCK = np.zeros(0, dtype=np.uint8)  # Huffman files: no block-edge contexts (their tables are per context)
+
+
+def _block_array(block: np.ndarray | None) -> np.ndarray:
+    return _NO_BLOCK if block is None else np.ascontiguousarray(block, dtype=np.uint8)
 
 
 def encode_pixels(
@@ -267,12 +273,14 @@ def encode_pixels(
     models: Models | None = None,
     version: int = FORMAT_VERSION,
     med_only: bool = False,
+    block: np.ndarray | None = None,
 ) -> np.ndarray:
     """Code a slice's pixels with adaptive binary models (range coder), updating ``models``
     (None: fresh ones) with Huffman codes for Huffman encoders; returns the reconstruction
     the decoder will produce. ``version``: the container format whose rules apply (format 2:
     no Huffman pair symbols, no background skip; written only by tests now). ``med_only``
-    (format 3): predict with MED alone, no blend or bias correction."""
+    (format 3): predict with MED alone, no blend or bias correction. ``block``: each pixel's
+    block-edge class (``blockgrid.classes``, format 3, range coder only) or None."""
     lo, hi = value_range
     height, width = values.shape
     x = values.ravel().astype(np.int64)
@@ -299,7 +307,7 @@ def encode_pixels(
                 x, bound, coded, mask_flat, ref_array, lo, hi, bounds.roi != bounds.nroi, use_flag,
                 ACTIVITY_BUCKETS, N_ACTIVITY, t.counts, t.lengths, t.codes, t.first, t.offset, t.sorted,
                 t.alphabet, t.dirty, bit_state, out, recon, errors, final_error, width, default, models.bias_sum,
-                models.bias_cnt, start, progress, version >= 3, med_only,
+                models.bias_cnt, start, progress, version >= 3, med_only, _NO_BLOCK,
             )
             if start >= x.size:
                 break
@@ -313,6 +321,7 @@ def encode_pixels(
             x, bound, coded, mask_flat, ref_array, lo, hi, bounds.roi != bounds.nroi, use_flag, ACTIVITY_BUCKETS,
             N_ACTIVITY, models.states, _ADAPTIVE_STATES, rc_state, out, recon, errors, final_error,
             width, default, models.bias_sum, models.bias_cnt, start, version >= 3, med_only,
+            _block_array(block),
         )
         if start >= x.size:
             break
@@ -346,6 +355,7 @@ def decode_pixels(
     models: Models | None = None,
     version: int = FORMAT_VERSION,
     med_only: bool = False,
+    block: np.ndarray | None = None,
 ) -> np.ndarray:
     """Inverse of ``encode_pixels``; ``version`` 2 reads the pixels of a medroi 0.2 file."""
     lo, hi = value_range
@@ -367,6 +377,7 @@ def decode_pixels(
             bound, coded, mask_flat, ref_array, lo, hi, bounds.roi != bounds.nroi, use_flag, ACTIVITY_BUCKETS,
             N_ACTIVITY, t.counts, t.lengths, t.codes, t.first, t.offset, t.sorted, t.alphabet, t.dirty, bit_state,
             buf, recon, errors, final_error, width, default, models.bias_sum, models.bias_cnt, version >= 3, med_only,
+            _NO_BLOCK,
         )
         if not ok or bit_state[3] > 0:
             raise CorruptFileError("a slice's pixel data is damaged or truncated")
@@ -375,7 +386,7 @@ def decode_pixels(
     ok = raster.decode_slice(
         bound, coded, mask_flat, ref_array, lo, hi, bounds.roi != bounds.nroi, use_flag, ACTIVITY_BUCKETS,
         N_ACTIVITY, models.states, _ADAPTIVE_STATES, rc_state, buf, recon, errors, final_error,
-        width, default, models.bias_sum, models.bias_cnt, version >= 3, med_only,
+        width, default, models.bias_sum, models.bias_cnt, version >= 3, med_only, _block_array(block),
     )
     if not ok or rangecoder.overran(rc_state):
         raise CorruptFileError("a slice's pixel data is damaged or truncated")
