@@ -93,6 +93,16 @@ def auto_roi(network, image, input_path, *, roi_source=None, roi_margin=None) ->
     return result.mask, report
 
 
+def model_roi_source(report: dict, mask, why: str) -> str:
+    """The ``roi_source`` line recorded for an :func:`auto_roi` ROI (``why``: how the model was chosen)."""
+    name = report["model"]
+    if report["status"] == "fallback":  # implausible prediction: the whole image is the ROI
+        return f"model {name} rejected its ROI ({report['reason']}): whole image kept within --roi-max-error"
+    if mask is None or not np.any(mask):  # a model may find nothing
+        return f"model {name} found none"
+    return f"model {name} ({why})"
+
+
 def load_network(model: str | None, image_format: str):
     """The network predictor for ``model`` (a bundle name or a path); imports torch."""
     from medroi.networks.runtime import load_model  # torch only, never monai
@@ -243,12 +253,7 @@ def compress_file(
         network = load_network(model_name, image.format)
         roi_mask, roi_auto = auto_roi(network, image, input_path, roi_source=roi_source, roi_margin=roi_margin)
         why = "--model" if model is not None else f"fits {input_summary(description)}"
-        source, rule = f"model {network.identity['name']} ({why})", "model"
-        if roi_auto["status"] == "fallback":  # implausible prediction: the whole image is the ROI
-            source = (f"model {network.identity['name']} rejected its ROI ({roi_auto['reason']}): "
-                      "whole image kept within --roi-max-error")
-        elif roi_mask is None or not np.any(roi_mask):  # a model may find nothing
-            source = f"model {network.identity['name']} found none"
+        source, rule = model_roi_source(roi_auto, roi_mask, why), "model"
     else:
         roi_mask = None
         if label is not None:

@@ -2,7 +2,8 @@
 
 It takes the image at its native integer dtype (load with ``LoadMedicalImaged``; undo the
 window and padding with ``Invertd`` first) and a ROI (a mask key, e.g. a network's
-post-processed prediction put back in place with ``Invertd``), and calls the library
+post-processed prediction put back in place with ``Invertd``, or ``AutoRoid``'s ``--roi auto``
+ROI, whose report it records as the CLI does), and calls the library
 (``medroi.codec.compress``, with the header that ``medroi decompress`` needs to write the
 source format back). The output path goes to ``meta["saved_to"]``.
 """
@@ -20,6 +21,7 @@ from monai.data import MetaTensor
 from monai.transforms import MapTransform
 
 from medroi.errors import InvalidImageError, LossyInputError
+from medroi.transforms.autoroi import roi_report
 from medroi.transforms.loading import medroi_metadata
 from medroi.transforms.utils import TransformArgumentError, to_numpy
 
@@ -103,7 +105,12 @@ class SaveMroid(MapTransform):
                 self._predictor = api.load_network(str(self.model), str(meta.get("format", "nifti")))
             header = api.mroi_metadata(str(meta.get("format", "nifti" if array.ndim == 3 else "png")),
                                        Path(source).name, medroi_metadata(img))
-            encoded = codec.compress(array, self._roi(d, array.shape), roi_max_error=self.roi_max_error,
+            roi = self._roi(d, array.shape)
+            report = None if self.roi_key is None else roi_report(d[self.roi_key])
+            if report is not None:  # an AutoRoid ROI: recorded as `medroi compress --roi auto` records it
+                header.update(roi_rule="model", roi_source=api.model_roi_source(report, roi, "bundle workflow"),
+                              roi_auto=report)
+            encoded = codec.compress(array, roi, roi_max_error=self.roi_max_error,
                                      nroi_max_error=self.nroi_max_error, predictor=self._predictor,
                                      entropy=self.entropy, metadata=header)
             path = atomic_write_bytes(self._output_path(source), encoded, force=self.force)
