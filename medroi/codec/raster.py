@@ -35,7 +35,8 @@ N_PAIR_SYMBOLS = 13
 PAIR_LEVELS = 20  # activity levels (of 20) where pairs are tried
 PAIR_WARMUP = 32  # pair symbols seen in a context before its escape rate counts
 PAIR_MAX_ESCAPES = 4  # pairs stay on in a context while at most 1 in this many of its pair symbols escaped
-N_BIAS_CONTEXTS = 9 * 4 * 4 * 20  # residual context (with block class) x signs of the W and N errors
+_N_SIGN_BIAS = 9 * 4 * 4 * 20  # residual context (with block class) x signs of the W and N errors
+N_BIAS_CONTEXTS = _N_SIGN_BIAS + 256 * 4  # then CALIC texture x energy level (format 3, no references)
 N_PER_REFERENCE = 4
 WEIGHT_ONE = 1 << 24
 _MAX_EVIDENCE = 4096  # weight 1 from here on
@@ -127,7 +128,7 @@ def _predict(j, c, width, recon, refs, errors, final_error, lo, hi, buckets, ste
     ``med_only``: the prediction is MED alone, without bias correction (bias context -1);
     ``block``: each pixel's block-edge class (``blockgrid.classes``), or empty; ``model3``
     (format 3): blend evidence from six neighbours (W and N x 3, NW and NE x 2, WW and NN x 1,
-    over 3) and CALIC's texture contexts for the bias (about 1 % smaller on X-rays and BRATS)."""
+    over 3) and, without references, CALIC's texture contexts for the bias (X-rays -1 %)."""
     iw, i_n, inw, ine = _neighbours(j, c, width)
     iww = j - 2 if c >= 2 else iw  # two to the left / two up, where they exist
     inn = j - 2 * width if j >= 2 * width else i_n
@@ -210,13 +211,15 @@ def _predict(j, c, width, recon, refs, errors, final_error, lo, hi, buckets, ste
         # lattice (contrast-stretched 8-bit radiographs) residuals stay on it, which a blend
         # or a bias correction smears (mhh_82a78c13: 11 % smaller)
         return preds[0], bucket, 5 * ref_state + n_background, -1
-    if model3:  # CALIC: which of 8 causal values (and gradients) lie above the prediction, x 4 energy levels
+    if model3 and n_refs == 0:  # a slice without references (2D images, a group's first slice): CALIC's
+        # texture, which of 8 causal values (and gradients) lie above the prediction, x 4 energy levels;
+        # with references the activity x error-sign contexts below (texture: up to +10 % on smooth volumes)
         ww = recon[iww]
         nnv = recon[inn]
         texture = ((nn > blended) + 2 * (w > blended) + 4 * (nw > blended) + 8 * (ne > blended)
                    + 16 * (nnv > blended) + 32 * (ww > blended) + 64 * (2 * nn - nnv > blended)
                    + 128 * (2 * w - ww > blended))
-        bias_ctx = texture * 4 + (bucket % n_activity) // 5
+        bias_ctx = _N_SIGN_BIAS + texture * 4 + (bucket % n_activity) // 5
     else:
         bias_ctx = (bucket * 9 + 3 * (0 if few == 0 else (1 if few > 0 else 2))
                     + (0 if fen == 0 else (1 if fen > 0 else 2)))
