@@ -119,11 +119,12 @@ def unpack(data: bytes) -> Container:
     _need(data, start + header_length + 8, "the header")
     header_bytes = data[start : start + header_length]
     (header_crc, n_chunks) = struct.unpack_from("<II", data, start + header_length)
-    if header_checksum(version, header_bytes) != header_crc and zlib.crc32(header_bytes) != header_crc:
-        raise CorruptFileError("file header is damaged: CRC mismatch")
-    if version in READABLE_VERSIONS and header_checksum(version, header_bytes) != header_crc:
-        # the header is intact (its plain CRC matches) but the version does not: a flipped bit
-        raise CorruptFileError(f"file preamble is damaged: format version {version} does not match the header's CRC")
+    if header_checksum(version, header_bytes) != header_crc:
+        if zlib.crc32(header_bytes) != header_crc:
+            raise CorruptFileError("file header is damaged: CRC mismatch")
+        if version in READABLE_VERSIONS:  # the header is intact, the version is not: a flipped bit
+            raise CorruptFileError(f"file preamble is damaged: format version {version} does not match the header's CRC")
+        # else an older format's plain CRC: refused below with the name of its writer
     try:  # ValueError: bad JSON, over-long integer literals; RecursionError: deep nesting
         header = json.loads(header_bytes.decode("utf-8"))
     except (ValueError, RecursionError) as error:  # UnicodeDecodeError is a ValueError

@@ -106,19 +106,31 @@ def _flat_references(refs, j, iw, i_n, inw, ine, lo):
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy", inline="always")
-def _deep_background(j, c, width, recon, refs, lo):
-    """Whether pixel ``j`` has W, N, NW, NE and every reference around it at ``lo``."""
-    if j == 0:
-        return False
-    iw, i_n, inw, ine = _neighbours(j, c, width)
+def _all_background(recon, refs, j, iw, i_n, inw, ine, lo):
+    """Whether W, N, NW, NE and every reference at the pixel and around it are ``lo``."""
     return (recon[iw] == lo and recon[i_n] == lo and recon[inw] == lo and recon[ine] == lo
             and _flat_references(refs, j, iw, i_n, inw, ine, lo))
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _deep_background(j, c, width, recon, refs, lo):
+    """Whether pixel ``j`` (not the first) is deep in the background (``_all_background``)."""
+    if j == 0:
+        return False
+    iw, i_n, inw, ine = _neighbours(j, c, width)
+    return _all_background(recon, refs, j, iw, i_n, inw, ine, lo)
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _flag_context(ref_state, n_background):
+    """The background flag's context: background neighbours (0-4) x reference (none / background / not)."""
+    return 5 * ref_state + n_background
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _deep_flag_context(refs):
-    """The flag context ``_predict`` gives such a pixel: 4 background neighbours, reference none / background."""
-    return 4 if refs.shape[1] == 0 else 9
+    """The flag context ``_predict`` gives a deep-background pixel (its reference, if any, is ``lo``)."""
+    return _flag_context(0 if refs.shape[1] == 0 else 1, 4)
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy", inline="always")
@@ -138,12 +150,12 @@ def _predict(j, c, width, recon, refs, errors, final_error, lo, hi, buckets, ste
         for k in range(n_pred):
             preds[k] = default
         ref_state = 0 if n_refs == 0 else (1 if refs[j, 0] == lo else 2)
-        return default, n_activity - 1, 5 * ref_state, -1
+        return default, n_activity - 1, _flag_context(ref_state, 0), -1
     w = recon[iw]
     nn = recon[i_n]
     nw = recon[inw]
     ne = recon[ine]
-    if w == lo and nn == lo and nw == lo and ne == lo and _flat_references(refs, j, iw, i_n, inw, ine, lo):
+    if _all_background(recon, refs, j, iw, i_n, inw, ine, lo):
         # background (most of a skull-stripped volume): every predictor is lo, so the blend
         # is lo whatever the weights; the same result as below, ~4x faster
         for k in range(n_pred):
@@ -210,7 +222,7 @@ def _predict(j, c, width, recon, refs, errors, final_error, lo, hi, buckets, ste
         # MED picks a neighbour's value (or W + N - NW): on images whose values sit on a
         # lattice (contrast-stretched 8-bit radiographs) residuals stay on it, which a blend
         # or a bias correction smears (mhh_82a78c13: 11 % smaller)
-        return preds[0], bucket, 5 * ref_state + n_background, -1
+        return preds[0], bucket, _flag_context(ref_state, n_background), -1
     if model3 and n_refs == 0:  # a slice without references (2D images, a group's first slice): CALIC's
         # texture, which of 8 causal values (and gradients) lie above the prediction, x 4 energy levels;
         # with references the activity x error-sign contexts below (texture: up to +10 % on smooth volumes)
@@ -225,7 +237,7 @@ def _predict(j, c, width, recon, refs, errors, final_error, lo, hi, buckets, ste
                     + (0 if fen == 0 else (1 if fen > 0 else 2)))
     if bias_cnt[bias_ctx] > 0:
         blended = _clip(blended + _round_div(bias_sum[bias_ctx], bias_cnt[bias_ctx]), lo, hi)
-    return blended, bucket, 5 * ref_state + n_background, bias_ctx
+    return blended, bucket, _flag_context(ref_state, n_background), bias_ctx
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy", inline="always")

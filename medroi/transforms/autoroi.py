@@ -19,12 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from monai.config import KeysCollection
-from monai.data import MetaTensor
 from monai.transforms import MapTransform
 
 from medroi.errors import InvalidImageError
 from medroi.transforms.loading import medroi_metadata
-from medroi.transforms.utils import like_input, to_numpy
+from medroi.transforms.utils import like_input, single_channel
 
 __all__ = ["AutoRoid", "AutoRoiD", "AutoRoiDict", "ROI_REPORT_KEY", "roi_report"]
 
@@ -88,13 +87,10 @@ class AutoRoid(MapTransform):
         d = dict(data)
         for key in self.key_iterator(d):
             img = d[key]
-            array = to_numpy(img)
-            if array.ndim < 3 or array.shape[0] != 1:
-                raise InvalidImageError(f"AutoRoid: '{key}' must be channel-first with one channel, got {array.shape}")
-            meta = img.meta if isinstance(img, MetaTensor) else {}
-            path = str(meta.get("filename_or_obj", ""))
-            fmt = str(meta.get("format", "nifti" if array.ndim == 4 else "png"))
-            image = MedicalImage(array=array[0], format=fmt, metadata=medroi_metadata(img), source=path)
+            array, _, path, fmt = single_channel(img, "AutoRoid", key)
+            if array.ndim < 2:
+                raise InvalidImageError(f"AutoRoid: '{key}' must be a 2D image or a volume, got spatial shape {array.shape}")
+            image = MedicalImage(array=array, format=fmt, metadata=medroi_metadata(img), source=path)
             flair = brats_flair_sibling(path) if self.case_flair and path else None
             mask, report = auto_roi(self._network(fmt), image, path, roi_source=None if flair is None else str(flair),
                                     roi_margin=self.margin)

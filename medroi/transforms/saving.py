@@ -23,7 +23,7 @@ from monai.transforms import MapTransform
 from medroi.errors import InvalidImageError, LossyInputError
 from medroi.transforms.autoroi import roi_report
 from medroi.transforms.loading import medroi_metadata
-from medroi.transforms.utils import TransformArgumentError, to_numpy
+from medroi.transforms.utils import TransformArgumentError, single_channel, to_numpy
 
 __all__ = ["SaveMroid", "SaveMroiD", "SaveMroiDict"]
 
@@ -92,19 +92,13 @@ class SaveMroid(MapTransform):
         d = dict(data)
         for key in self.key_iterator(d):
             img = d[key]
-            array = to_numpy(img)
-            if array.ndim < 2 or array.shape[0] != 1:
-                raise InvalidImageError(f"SaveMroid: '{key}' must be channel-first with one channel, got {array.shape}")
-            array = array[0]
+            array, meta, source, image_format = single_channel(img, "SaveMroid", key)
             if array.dtype.kind not in "iub":
                 raise LossyInputError(f"SaveMroid: '{key}' is {array.dtype}; invert the intensity window (Invertd) "
                                       "so the native integers are written")
-            meta = img.meta if isinstance(img, MetaTensor) else {}
-            source = str(meta.get("filename_or_obj", ""))
             if self.model is not None and self._predictor is None:
                 self._predictor = api.load_network(str(self.model), str(meta.get("format", "nifti")))
-            header = api.mroi_metadata(str(meta.get("format", "nifti" if array.ndim == 3 else "png")),
-                                       Path(source).name, medroi_metadata(img))
+            header = api.mroi_metadata(image_format, Path(source).name, medroi_metadata(img))
             roi = self._roi(d, array.shape)
             report = None if self.roi_key is None else roi_report(d[self.roi_key])
             if report is not None:  # an AutoRoid ROI: recorded as `medroi compress --roi auto` records it

@@ -24,6 +24,20 @@ def to_numpy(img: Any) -> np.ndarray:
     return np.asarray(img)
 
 
+def single_channel(img: Any, who: str, key: Any) -> tuple[np.ndarray, dict, str, str]:
+    """A loaded image ``(1, H, W[, D])`` as (spatial array, metadata, source file, medroi
+    format); ``who`` and ``key`` name the transform and key in the error for another shape."""
+    from medroi.errors import InvalidImageError
+
+    array = to_numpy(img)
+    if array.ndim < 2 or array.shape[0] != 1:
+        raise InvalidImageError(f"{who}: '{key}' must be channel-first with one channel, got {array.shape}")
+    array = array[0]
+    meta = img.meta if isinstance(img, MetaTensor) else {}
+    image_format = str(meta.get("format", "nifti" if array.ndim == 3 else "png"))
+    return array, meta, str(meta.get("filename_or_obj", "")), image_format
+
+
 def like_input(array: np.ndarray, img: Any) -> MetaTensor | torch.Tensor:
     """Wrap ``array`` as a tensor carrying ``img``'s metadata and applied operations (if any).
 
