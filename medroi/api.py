@@ -284,7 +284,7 @@ def compress_file(
         nroi_max_error = DEFAULT_NROI_MAX_ERROR
     metadata = mroi_metadata(image.format, Path(str(input_path)).name, image.metadata, roi_rule=rule,
                              roi_source=source,
-                             input_bytes=_input_bytes(input_path))  # for cr_vs_input_file in `medroi info`
+                             input_bytes=input_file_bytes(input_path))  # for cr_vs_input_file in `medroi info`
     if roi_auto is not None:
         metadata["roi_auto"] = roi_auto
     bar = _SliceBar("compress", progress)
@@ -354,7 +354,8 @@ def _kept_source(input_path, image, roi_mask, data: bytes, requested) -> bytes |
     return candidate if len(candidate) < len(data) else None
 
 
-def _input_bytes(path: str | os.PathLike) -> int:
+def input_file_bytes(path: str | os.PathLike) -> int:
+    """Bytes of the input as the user has it (a DICOM series folder: all its files)."""
     path = Path(path)
     if path.is_dir():
         return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())

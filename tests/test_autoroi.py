@@ -139,3 +139,19 @@ def test_leave_one_fold_out_chooses_each_folds_limit_on_the_other_folds():
     assert out["d"]["fallback"]  # a good case with many fragments falls back too
     # f's 3 fragments are within the limit the other folds give: the miss is not caught
     assert not out["f"]["fallback"] and out["f"]["cov"] == 0.7
+
+
+def test_flip_average_is_mirror_equivariant_for_any_model():
+    """With flip averaging, mirroring the input mirrors the probability exactly, even for a
+    model that is not symmetric (here: a running mean along each row)."""
+    from medroi.autoroi.tta import flip_averaged
+
+    def lopsided(batch: np.ndarray) -> np.ndarray:
+        return np.cumsum(batch, axis=-1) / np.arange(1, batch.shape[-1] + 1)
+
+    x = np.random.default_rng(3).random((2, 8, 12)).astype(np.float32)
+    assert not np.allclose(lopsided(x[..., ::-1])[..., ::-1], lopsided(x))  # the model alone is not
+    direct = flip_averaged(lopsided, x)
+    mirrored = flip_averaged(lopsided, x[..., ::-1].copy())
+    np.testing.assert_allclose(mirrored[..., ::-1], direct, rtol=1e-6)
+    np.testing.assert_allclose(direct, 0.5 * (lopsided(x) + lopsided(x[..., ::-1])[..., ::-1]), rtol=1e-6)

@@ -60,6 +60,8 @@ def _assert_same_roi_as_cli(mroi: Path, image: Path, tmp_path: Path, **cli_optio
     info = api.file_info(mroi)
     assert info["roi_auto"] == result["roi_auto"]  # `medroi info` shows the same report
     assert info["roi_rule"] == "model"
+    # the input file's size is recorded as the CLI records it: the ratio against the user's file
+    assert info["cr_vs_input_file"] == pytest.approx(image.stat().st_size / mroi.stat().st_size)
     return info
 
 

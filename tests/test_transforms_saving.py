@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import nibabel as nib
 import numpy as np
 import pytest
@@ -37,6 +39,8 @@ def test_save_mroid_writes_a_file_medroi_decompresses_like_the_source(case, tmp_
     assert result["image"].meta["saved_to"] == str(written) and written.is_file()
     decoded = codec.decompress(written.read_bytes())
     np.testing.assert_array_equal(decoded.roi_mask, label > 0)
+    info = api.file_info(written)  # the source file's size is recorded, as `medroi compress` records it
+    assert info["cr_vs_input_file"] == pytest.approx(Path(item["image"]).stat().st_size / written.stat().st_size)
     err = np.abs(decoded.array.astype(np.int64) - image)
     assert err[label > 0].max() == 0 and err.max() <= 3
     # the header lets `medroi decompress` write the NIfTI back with the source's header

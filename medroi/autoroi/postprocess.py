@@ -28,6 +28,7 @@ class RoiPolicy:
     """
 
     input_size: int | None = None          # model grid (square); None: native grid, codec window
+    flip_average: bool = False             # average with the left-right mirrored input (tta.flip_averaged)
     foreground: str = "above_min"          # "above_min" (skull-stripped MR) or "all" (radiographs)
     threshold: float = 0.5
     margin: str = "0px"                    # default --roi-margin

@@ -100,14 +100,16 @@ def native_truth(dataset: str, item) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------- training
-def make_unet():
+def make_unet(channels: Sequence[int] = (16, 32, 64, 128), res_units: int = 1):
+    """The U-Net of the bundles' ``network_def`` (``seg_channels``, ``seg_res_units``, ``seg_norm: batch``)."""
     from monai.networks.nets import UNet
 
     # JointNet's segmentation half with seg_norm="batch" (the bundles' network_def): with
     # instance norm, MONAI's top layer normalises the 1-channel logit map per image, which kept
     # every probability below 0.56 in a first run
-    return UNet(spatial_dims=2, in_channels=1, out_channels=1, channels=(16, 32, 64, 128), strides=(2, 2, 2),
-                num_res_units=1, norm="batch")
+    channels = tuple(int(c) for c in channels)
+    return UNet(spatial_dims=2, in_channels=1, out_channels=1, channels=channels, strides=(2,) * (len(channels) - 1),
+                num_res_units=int(res_units), norm="batch")
 
 
 def augment(x: torch.Tensor, y: torch.Tensor, g: torch.Generator, rot_deg: float, keep_zero: bool):
@@ -145,11 +147,12 @@ def seg_loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 
 def train(images: np.ndarray, rois: np.ndarray, weights: np.ndarray, iters: int, batch: int, lr: float,
-          seed: int, rot_deg: float, keep_zero: bool, log) -> torch.nn.Module:
+          seed: int, rot_deg: float, keep_zero: bool, log, channels: Sequence[int] = (16, 32, 64, 128),
+          res_units: int = 1) -> torch.nn.Module:
     """Train a fresh U-Net for exactly ``iters`` steps (cosine lr), sampling slices by ``weights``."""
     torch.manual_seed(seed)
     g = torch.Generator().manual_seed(seed)
-    net = make_unet()
+    net = make_unet(channels, res_units)
     opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
     warm = max(1, iters // 20)
     sched = torch.optim.lr_scheduler.LambdaLR(  # linear warm-up, then cosine to 2 %
@@ -175,9 +178,15 @@ def train(images: np.ndarray, rois: np.ndarray, weights: np.ndarray, iters: int,
 
 
 @torch.no_grad()
-def predict(net, images: np.ndarray, batch: int = 32) -> np.ndarray:
-    x = torch.from_numpy(images.astype(np.float32))[:, None]
-    return np.concatenate([torch.sigmoid(net(x[s:s + batch]))[:, 0].numpy() for s in range(0, len(x), batch)])
+def predict(net, images: np.ndarray, batch: int = 32, flip_average: bool = False) -> np.ndarray:
+    """Probabilities [N, s, s] of model-grid images, as ``--roi auto`` computes them."""
+    from medroi.autoroi.tta import flip_averaged
+
+    def segment(part: np.ndarray) -> np.ndarray:
+        return torch.sigmoid(net(torch.from_numpy(np.ascontiguousarray(part, np.float32))[:, None]))[:, 0].numpy()
+
+    run = (lambda part: flip_averaged(segment, part)) if flip_average else segment
+    return np.concatenate([run(images[s:s + batch]) for s in range(0, len(images), batch)])
 
 
 def dice(a: np.ndarray, b: np.ndarray) -> float:
@@ -198,6 +207,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--channels", default="16,32,64,128", help="U-Net widths (the bundle's seg_channels)")
+    ap.add_argument("--res-units", type=int, default=1, help="U-Net residual units (seg_res_units)")
+    ap.add_argument("--flip-average", action="store_true",
+                    help="score with the left-right flip average (roi.json flip_average: true)")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     work = Path(args.work) / args.dataset
@@ -245,14 +258,15 @@ def main(argv: Sequence[str] | None = None) -> None:
         log(f"run {run}: train {len(train_ids)} cases ({len(images)} slices), test {[names[i] for i in test_ids]}")
         t = time.time()
         net = train(images, rois, weights, args.iters, args.batch, args.lr, seed=0, rot_deg=rot,
-                    keep_zero=keep_zero, log=log)
+                    keep_zero=keep_zero, log=log, channels=[int(c) for c in args.channels.split(",")],
+                    res_units=args.res_units)
         seconds = round(time.time() - t, 1)
         out_dir = work / f"run_{run}"
         out_dir.mkdir(exist_ok=True)
         torch.save(net.state_dict(), out_dir / "unet.pt")
         rows = []
         for i in test_ids:
-            prob = predict(net, data[i]["image"])
+            prob = predict(net, data[i]["image"], flip_average=args.flip_average)
             np.save(out_dir / f"{names[i]}_prob.npy", prob.astype(np.float16))
             truth = native_truth(args.dataset, items[i])
             pred = to_native_grid(prob, truth.shape[1:]) > 0.5

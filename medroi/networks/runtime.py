@@ -163,6 +163,13 @@ class RuntimePredictor(_predictor_base()):  # type: ignore[misc]
             fg = self._foreground(slices)
             unit = robust_unit(slices, mask=None if self.policy.foreground == "above_min" else fg, invert=invert)
         out = np.zeros(slices.shape, dtype=np.float32)
+        segment = self.model.segment
+        if size is not None and self.policy.flip_average:
+            from functools import partial
+
+            from medroi.autoroi.tta import flip_averaged
+
+            segment = partial(flip_averaged, self.model.segment)
         for s in range(0, slices.shape[0], self.batch_size):
             part = unit[s:s + self.batch_size]
             if size is None:
@@ -170,7 +177,7 @@ class RuntimePredictor(_predictor_base()):  # type: ignore[misc]
             else:
                 from medroi.autoroi.resample import to_model_grid, to_native_grid
 
-                out[s:s + self.batch_size] = to_native_grid(self.model.segment(to_model_grid(part, size)), (h, w))
+                out[s:s + self.batch_size] = to_native_grid(segment(to_model_grid(part, size)), (h, w))
         return out[0] if array.ndim == 2 else np.moveaxis(out, 0, slice_axis)
 
     def segment_volume(self, array: np.ndarray, slice_axis: int = -1) -> np.ndarray:

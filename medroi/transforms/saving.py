@@ -99,6 +99,8 @@ class SaveMroid(MapTransform):
             if self.model is not None and self._predictor is None:
                 self._predictor = api.load_network(str(self.model), str(meta.get("format", "nifti")))
             header = api.mroi_metadata(image_format, Path(source).name, medroi_metadata(img))
+            if source and Path(source).exists():  # for cr_vs_input_file in `medroi info`, as the CLI records it
+                header["input_bytes"] = api.input_file_bytes(source)
             roi = self._roi(d, array.shape)
             report = None if self.roi_key is None else roi_report(d[self.roi_key])
             if report is not None:  # an AutoRoid ROI: recorded as `medroi compress --roi auto` records it
