@@ -209,6 +209,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--channels", default="16,32,64,128", help="U-Net widths (the bundle's seg_channels)")
     ap.add_argument("--res-units", type=int, default=1, help="U-Net residual units (seg_res_units)")
+    ap.add_argument("--reuse-weights", action="store_true",
+                    help="load each run's saved unet.pt instead of training (re-score, e.g. with --flip-average)")
     ap.add_argument("--flip-average", action="store_true",
                     help="score with the left-right flip average (roi.json flip_average: true)")
     args = ap.parse_args(argv)
@@ -257,13 +259,18 @@ def main(argv: Sequence[str] | None = None) -> None:
             rot, keep_zero = 10.0, False
         log(f"run {run}: train {len(train_ids)} cases ({len(images)} slices), test {[names[i] for i in test_ids]}")
         t = time.time()
-        net = train(images, rois, weights, args.iters, args.batch, args.lr, seed=0, rot_deg=rot,
-                    keep_zero=keep_zero, log=log, channels=[int(c) for c in args.channels.split(",")],
-                    res_units=args.res_units)
-        seconds = round(time.time() - t, 1)
         out_dir = work / f"run_{run}"
         out_dir.mkdir(exist_ok=True)
-        torch.save(net.state_dict(), out_dir / "unet.pt")
+        channels = [int(c) for c in args.channels.split(",")]
+        if args.reuse_weights:
+            net = make_unet(channels, args.res_units)
+            net.load_state_dict(torch.load(out_dir / "unet.pt", map_location="cpu", weights_only=True))
+            net.eval()
+        else:
+            net = train(images, rois, weights, args.iters, args.batch, args.lr, seed=0, rot_deg=rot,
+                        keep_zero=keep_zero, log=log, channels=channels, res_units=args.res_units)
+            torch.save(net.state_dict(), out_dir / "unet.pt")
+        seconds = round(time.time() - t, 1)
         rows = []
         for i in test_ids:
             prob = predict(net, data[i]["image"], flip_average=args.flip_average)
@@ -272,7 +279,9 @@ def main(argv: Sequence[str] | None = None) -> None:
             pred = to_native_grid(prob, truth.shape[1:]) > 0.5
             rows.append({"case": names[i], "dice": dice(pred, truth)})
             log(f"  {names[i]} dice {rows[-1]['dice']:.3f}")
-        summary = {"run": run, "train_seconds": seconds, "items": rows,
+        if args.reuse_weights and (out_dir / "result.json").exists():  # keep the training run's time
+            seconds = json.loads((out_dir / "result.json").read_text()).get("train_seconds")
+        summary = {"run": run, "train_seconds": seconds, "flip_average": args.flip_average, "items": rows,
                    "mean_dice": float(np.mean([r["dice"] for r in rows])) if rows else None}
         (out_dir / "result.json").write_text(json.dumps(summary, indent=2))
         log(f"run {run} done in {seconds} s, mean dice {summary['mean_dice']}")
