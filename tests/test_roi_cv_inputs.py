@@ -24,3 +24,17 @@ def test_colour_radiograph_is_cached_as_its_luma(tmp_path):
     np.testing.assert_array_equal(colour["roi"], plain["roi"])
     # the luma of a near-grey colour image normalises to nearly the grey image
     assert np.abs(colour["image"].astype(np.float32) - plain["image"].astype(np.float32)).max() < 0.05
+
+
+def test_a_lung_mask_with_one_lung_is_incomplete(tmp_path):
+    """Masks label the left lung 1 and the right lung 2; a mask with one label is not a truth
+    for "both lungs" (it is held out of training and out of the fold figures)."""
+    from medroi.networks.roi_cv import lung_mask_complete
+
+    both = np.zeros((40, 40), np.uint8)
+    both[5:35, 3:18], both[5:35, 22:37] = 1, 2
+    one = np.where(both == 2, 0, both).astype(np.uint8)
+    Image.fromarray(both).save(tmp_path / "both.png")
+    Image.fromarray(one).save(tmp_path / "one.png")
+    assert lung_mask_complete(tmp_path / "both.png")
+    assert not lung_mask_complete(tmp_path / "one.png")

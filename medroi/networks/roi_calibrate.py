@@ -26,11 +26,11 @@ import numpy as np
 
 from medroi.autoroi.postprocess import RoiPolicy, check, clean, grow, parse_margin
 from medroi.autoroi.resample import to_native_grid
-from medroi.networks.roi_cv import brats_case_dirs, dice, native_truth, xray_pairs
+from medroi.networks.roi_cv import brats_case_dirs, dice, lung_mask_complete, native_truth, xray_pairs
 
 
 def case_inputs(dataset: str, root: Path):
-    """name -> (item, spacing, foreground [N,H,W]) for every case."""
+    """name -> (item, spacing, foreground [N,H,W], complete truth?) for every case."""
     from medroi.io import read_image
 
     out = {}
@@ -39,11 +39,11 @@ def case_inputs(dataset: str, root: Path):
             img = read_image(next(case.glob("*_flair.nii*")))
             vol = np.moveaxis(img.array, -1, 0)
             sp = img.metadata.get("spacing") or [1, 1, 1]
-            out[case.name] = (case, [sp[2], sp[0], sp[1]], vol > vol.min())
+            out[case.name] = (case, [sp[2], sp[0], sp[1]], vol > vol.min(), True)
     else:
         for name, image, mask in xray_pairs(root):
             shape = read_image(image).array.shape
-            out[name] = ((name, image, mask), None, np.ones((1, *shape), bool))
+            out[name] = ((name, image, mask), None, np.ones((1, *shape), bool), lung_mask_complete(mask))
     return out
 
 
@@ -54,13 +54,13 @@ def evaluate(dataset: str, root: Path, work: Path, policy: RoiPolicy, margins: S
         run = work / dataset / f"run_{k}"
         for prob_file in sorted(run.glob("*_prob.npy")):
             name = prob_file.name[: -len("_prob.npy")]
-            item, spacing, fg = inputs[name]
+            item, spacing, fg, complete = inputs[name]
             truth = native_truth(dataset, item)
             prob = to_native_grid(np.load(prob_file).astype(np.float32), truth.shape[1:])
             raw = prob > policy.threshold
             reason, stats = check(prob, raw, fg, policy)
             cleaned = clean(raw, policy)
-            row = {"fold": k, "case": name, "dice": dice(raw, truth), "dice_clean": dice(cleaned, truth),
+            row = {"fold": k, "case": name, "complete_truth": complete, "dice": dice(raw, truth), "dice_clean": dice(cleaned, truth),
                    "truth_fraction": float(truth.sum() / fg.sum()), "reject": reason, "voxels": int(fg.size),
                    "foreground_voxels": int(fg.sum()), "truth_voxels": int(truth.sum()), **stats}
             for m in margins:
@@ -92,8 +92,10 @@ def summarise(rows: list, margins: Sequence[str], max_ratio: float) -> dict:
 
 
 def markdown(rows: list, margin: str) -> str:
-    """Per-fold and per-case tables (raw Dice; coverage and size ratio of the stored ROI)."""
+    """Per-fold and per-case tables (raw Dice; coverage and size ratio of the stored ROI).
+    Fold rows count the cases with a complete truth; the others are listed per case."""
     cov, ratio = f"cov@{margin}", f"ratio@{margin}"
+    every, rows = rows, [r for r in rows if r.get("complete_truth", True)]
     lines = [f"| fold | held-out cases | raw Dice (mean) | coverage (mean) | coverage (worst) | ROI / region (mean) "
              f"| ROI / region (max) | rejected |", "|---|---|---|---|---|---|---|---|"]
     groups = [(str(k), [r for r in rows if r["fold"] == k]) for k in sorted({r["fold"] for r in rows})]
@@ -102,9 +104,10 @@ def markdown(rows: list, margin: str) -> str:
                      f"| {min(r[cov] for r in rs):.3f} | {np.mean([r[ratio] for r in rs]):.2f} "
                      f"| {max(r[ratio] for r in rs):.2f} | {sum(r['reject'] is not None for r in rs)} |")
     lines += ["", "| case | fold | raw Dice | coverage | ROI / region | check |", "|---|---|---|---|---|---|"]
-    for r in rows:
+    for r in every:
+        note = "" if r.get("complete_truth", True) else " (incomplete truth: not in the fold rows)"
         lines.append(f"| {r['case']} | {r['fold']} | {r['dice']:.3f} | {r[cov]:.3f} | {r[ratio]:.2f} "
-                     f"| {r['reject'] or 'ok'} |")
+                     f"| {r['reject'] or 'ok'}{note} |")
     return "\n".join(lines)
 
 
@@ -203,9 +206,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         policy = replace(policy, **{field: None if kind == "max" else 0.0})
     margins = [m.strip() for m in args.margins.split(",")]
     rows = evaluate(args.dataset, Path(args.data_root), Path(args.work), policy, margins, args.folds)
-    summary = summarise(rows, margins, args.max_ratio)
+    scored = [r for r in rows if r["complete_truth"]]  # choices and figures on complete truths only
+    summary = summarise(scored, margins, args.max_ratio)
+    summary["incomplete_truth"] = [r["case"] for r in rows if not r["complete_truth"]]
     if args.lofo:
-        lofo = leave_one_fold_out(rows, args.lofo, args.margin or summary["chosen_margin"], args.miss)
+        lofo = leave_one_fold_out(scored, args.lofo, args.margin or summary["chosen_margin"], args.miss)
         summary["lofo"] = {k: v for k, v in lofo.items() if k != "rows"}
         Path(args.out).with_suffix(".lofo.md").write_text(lofo_markdown(lofo) + "\n")
     Path(args.out).write_text(json.dumps({"policy": vars(policy) | {"accepts": list(policy.accepts)},

@@ -44,6 +44,15 @@ def xray_pairs(data_root: Path) -> List[tuple]:
     return [(c["name"], Path(c["image"]), Path(c["mask"])) for c in xray_cases(data_root)]
 
 
+def lung_mask_complete(mask_path: Path) -> bool:
+    """Whether a lung mask outlines both lungs (labels 1 = left, 2 = right, as the data's
+    README says). Two of the 34 masks in ../shared/data hold one lung only: the other lung is
+    there on the image but labelled background, so they neither train nor score the model."""
+    from medroi.io import read_image
+
+    return {1, 2} <= set(np.unique(read_image(mask_path).array).tolist())
+
+
 def brats_input(volume: np.ndarray, size: int) -> np.ndarray:
     """Model-grid slices [Z, size, size] of an (X, Y, Z) MR volume (robust over the brain)."""
     unit = robust_unit(volume)
@@ -237,12 +246,16 @@ def main(argv: Sequence[str] | None = None) -> None:
         files = [cache_xray(n, i, m, args.size, cache_dir) for n, i, m in items]
     data = [dict(np.load(f)) for f in files]
     log(f"{args.dataset}: {len(items)} cases cached at {args.size}; args {vars(args)}")
+    # cases with an incomplete truth (a lung mask with one lung) are held out and scored, never trained on
+    complete = [True] * len(items) if args.dataset == "brats" else [lung_mask_complete(m) for _, _, m in items]
+    if not all(complete):
+        log(f"incomplete masks (not trained on): {[n for n, ok in zip(names, complete) if not ok]}")
     fold_of = [i % args.folds for i in range(len(items))]
     runs = [str(k) for k in range(args.folds)] + ["final"]
     if args.only_folds:
         runs = [r for r in runs if r in args.only_folds.split(",")]
     for run in runs:
-        train_ids = [i for i in range(len(items)) if run == "final" or fold_of[i] != int(run)]
+        train_ids = [i for i in range(len(items)) if complete[i] and (run == "final" or fold_of[i] != int(run))]
         test_ids = [] if run == "final" else [i for i in range(len(items)) if fold_of[i] == int(run)]
         if args.dataset == "brats":
             keep = [np.flatnonzero(data[i]["brain"]) for i in train_ids]
@@ -277,12 +290,12 @@ def main(argv: Sequence[str] | None = None) -> None:
             np.save(out_dir / f"{names[i]}_prob.npy", prob.astype(np.float16))
             truth = native_truth(args.dataset, items[i])
             pred = to_native_grid(prob, truth.shape[1:]) > 0.5
-            rows.append({"case": names[i], "dice": dice(pred, truth)})
+            rows.append({"case": names[i], "dice": dice(pred, truth), "complete_truth": complete[i]})
             log(f"  {names[i]} dice {rows[-1]['dice']:.3f}")
         if args.reuse_weights and (out_dir / "result.json").exists():  # keep the training run's time
             seconds = json.loads((out_dir / "result.json").read_text()).get("train_seconds")
         summary = {"run": run, "train_seconds": seconds, "flip_average": args.flip_average, "items": rows,
-                   "mean_dice": float(np.mean([r["dice"] for r in rows])) if rows else None}
+                   "mean_dice": float(np.mean([r["dice"] for r in rows if r["complete_truth"]])) if rows else None}
         (out_dir / "result.json").write_text(json.dumps(summary, indent=2))
         log(f"run {run} done in {seconds} s, mean dice {summary['mean_dice']}")
 
