@@ -78,21 +78,28 @@ def test_an_image_the_model_cannot_handle_falls_back(brats_model):
         assert not result.accepted and "training data" in result.reason, parts
 
 
-def test_the_shipped_policy_rejects_a_prediction_in_4_fragments(brats_model):
-    """max_fragments 3 (chosen leave-one-fold-out: every held-out miss had >= 4 fragments)."""
+def test_the_shipped_policy_rejects_one_fragment_more_than_its_limit(brats_model):
+    """max_fragments (chosen leave-one-fold-out on the held-out predictions, docs/README.md):
+    a prediction in that many separate blobs is kept, one more blob and the volume falls back."""
     from medroi.autoroi.postprocess import finish
 
-    assert brats_model.policy.max_fragments == 3
-    fg = np.zeros((60, 60, 20), bool)
-    fg[10:50, 10:50] = True  # a "brain": 44 % of the voxels, as skull-stripped volumes have few
+    limit = brats_model.policy.max_fragments
+    assert limit is not None and 1 <= limit <= 12
+    fg = np.zeros((100, 100, 30), bool)
+    fg[20:80, 20:80] = True  # a "brain": 36 % of the voxels (skull-stripped volumes have few)
     prob = np.zeros(fg.shape, np.float32)
-    for i in range(3):
-        prob[5 + 18 * i:15 + 18 * i, 20:30, 5:10] = 0.9  # 500 voxels each, well apart
-    accepted = finish(prob, fg, brats_model.policy, spacing=[1.0, 1.0, 1.0])
-    assert accepted.accepted and accepted.stats["fragments"] == 3
-    prob[25:35, 45:55, 12:17] = 0.9
-    rejected = finish(prob, fg, brats_model.policy, spacing=[1.0, 1.0, 1.0])
-    assert not rejected.accepted and "4 fragments" in rejected.reason
+    spots = [(x, y, z) for z in (3, 17) for x in (22, 42, 62) for y in (22, 42, 62)]  # up to 18 blobs, well apart
+
+    def blobs(n: int) -> np.ndarray:
+        p = prob.copy()
+        for x, y, z in spots[:n]:
+            p[x:x + 10, y:y + 10, z:z + 6] = 0.9  # 600 voxels each
+        return p
+
+    accepted = finish(blobs(limit), fg, brats_model.policy, spacing=[1.0, 1.0, 1.0])
+    assert accepted.accepted and accepted.stats["fragments"] == limit, accepted.reason
+    rejected = finish(blobs(limit + 1), fg, brats_model.policy, spacing=[1.0, 1.0, 1.0])
+    assert not rejected.accepted and f"{limit + 1} fragments" in rejected.reason
 
 
 def test_a_case_the_folds_missed_falls_back(brats_model):
