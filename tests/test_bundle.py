@@ -25,7 +25,8 @@ BRATS = BUNDLES / "brats_mri_roi_compression"
 XRAY = BUNDLES / "xray_roi_compression"
 ALL_BUNDLES = [b for b in (BRATS, XRAY) if b.is_dir()]
 SCHEMA = REPO.parent / "shared" / "monai" / "meta_schema_20240725.json"
-TINY = {"network_def#seg_channels": [4, 8, 16, 16], "network_def#ae_channels": [4, 8, 8, 8]}
+TINY = {"network_def#seg_channels": [4, 8, 16, 16], "network_def#seg_strides": [2, 2, 2],
+        "network_def#ae_channels": [4, 8, 8, 8]}
 
 
 @pytest.fixture(scope="module")
