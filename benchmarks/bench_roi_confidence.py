@@ -43,7 +43,7 @@ MEASURES = {"fragments": 1, "fragments_20": 1, "fragments_100": 1, "fragments_20
             "fraction": -1, "band": 1, "entropy": 1, "flip_dice": -1, "flip_mad": 1, "bright_out": 1}
 
 
-def measure(work: Path, data_root: Path, policy_file: Path) -> list:
+def measure(work: Path, data_root: Path, policy_file: Path, channels=(16, 32, 64, 128)) -> list:
     import torch
 
     from medroi.autoroi.normalise import robust_unit
@@ -59,7 +59,7 @@ def measure(work: Path, data_root: Path, policy_file: Path) -> list:
     rows = []
     for k in range(4):
         run = work / "brats" / f"run_{k}"
-        net = make_unet()
+        net = make_unet(channels)
         net.load_state_dict(torch.load(run / "unet.pt", map_location="cpu", weights_only=True))
         net.eval()
         for prob_file in sorted(run.glob("*_prob.npy")):
@@ -134,8 +134,9 @@ def main() -> None:
     ap.add_argument("--data-root", default=str(REPO.parent / "shared" / "data"))
     ap.add_argument("--policy", default=str(REPO / "bundles" / "brats_mri_roi_compression" / "configs" / "roi.json"))
     ap.add_argument("--out", default=str(HERE / "results" / "roi_confidence"))
+    ap.add_argument("--channels", default="16,32,64,128", help="the fold U-Nets' widths (roi_cv --channels)")
     args = ap.parse_args()
-    rows = measure(Path(args.work), Path(args.data_root), Path(args.policy))
+    rows = measure(Path(args.work), Path(args.data_root), Path(args.policy), [int(c) for c in args.channels.split(",")])
     results = {key: leave_one_fold_out(rows, key, sign) for key, sign in MEASURES.items()}
     command = "python benchmarks/bench_roi_confidence.py --work " + args.work
     out = Path(args.out)
