@@ -168,3 +168,21 @@ def test_a_rejected_flair_roi_keeps_every_modality_of_the_case_whole(brats_model
         decoded = codec.decompress(out.read_bytes())
         assert decoded.roi_mask.all() and np.array_equal(decoded.array, original), modality
         assert api.file_info(out)["roi_auto"]["status"] == "fallback"
+
+
+def test_the_xray_model_averages_the_mirrored_image():
+    """flip_average (configs/roi.json): mirroring a radiograph mirrors its ROI probability, as
+    the cross-validation scored it (medroi.autoroi.tta.flip_averaged)."""
+    bundle = REPO / "bundles" / "xray_roi_compression"
+    if not (bundle / "models" / "model.ts").is_file():
+        pytest.skip("no shipped X-ray model")
+    from medroi.io import read_image
+    from medroi.networks.runtime import load_model
+
+    model = load_model(str(bundle), "png")
+    assert model.policy.flip_average
+    image = read_image(require_data("xray", "images", "mhh_19a01707.png")).array
+    direct = model.probability(image)
+    mirrored = model.probability(np.ascontiguousarray(image[:, ::-1]))
+    np.testing.assert_allclose(mirrored[:, ::-1], direct, atol=1e-4)
+    assert direct.max() > 0.9  # the lungs are found
