@@ -155,3 +155,34 @@ def test_flip_average_is_mirror_equivariant_for_any_model():
     mirrored = flip_averaged(lopsided, x[..., ::-1].copy())
     np.testing.assert_allclose(mirrored[..., ::-1], direct, rtol=1e-6)
     np.testing.assert_allclose(direct, 0.5 * (lopsided(x) + lopsided(x[..., ::-1])[..., ::-1]), rtol=1e-6)
+
+
+def test_extend_down_reaches_exactly_the_margin_below_and_nothing_above():
+    from medroi.autoroi.postprocess import extend_down
+
+    mask = np.zeros((40, 30), bool)
+    mask[5:10, 8:12] = True
+    mask[20, 25] = True
+    out = extend_down(mask, "6px")
+    expected = mask.copy()
+    for shift in range(1, 7):
+        expected[shift:] |= mask[:-shift]
+    np.testing.assert_array_equal(out, expected)
+    assert not out[:5].any() and out[15, 8] and not out[16, 8]
+    np.testing.assert_array_equal(extend_down(mask, "10%"), extend_down(mask, "4px"))  # 10 % of 40 rows
+    assert extend_down(mask, None) is mask or np.array_equal(extend_down(mask, None), mask)
+    volume = np.zeros((4, 4, 4), bool)
+    volume[1, 1, 1] = True
+    np.testing.assert_array_equal(extend_down(volume, "2px"), volume)  # volumes: unchanged
+    with pytest.raises(MedroiError):
+        extend_down(mask, "3mm")
+
+
+def test_finish_applies_the_downward_margin_of_the_policy():
+    prob = np.zeros((60, 60), np.float32)
+    prob[10:30, 10:50] = 0.9
+    plain = RoiPolicy(threshold=0.5, margin="0px")
+    down = RoiPolicy(threshold=0.5, margin="0px", margin_down="5px")
+    a = finish(prob, np.ones(prob.shape, bool), plain)
+    b = finish(prob, np.ones(prob.shape, bool), down)
+    assert a.mask[:30].sum() == b.mask[:30].sum() and b.mask[30:35, 10:50].all() and not b.mask[35:].any()

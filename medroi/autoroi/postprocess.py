@@ -17,7 +17,7 @@ import numpy as np
 
 from medroi.errors import MedroiError
 
-__all__ = ["RoiPolicy", "AutoRoi", "parse_margin", "clean", "grow", "check", "finish"]
+__all__ = ["RoiPolicy", "AutoRoi", "parse_margin", "clean", "grow", "extend_down", "check", "finish"]
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,7 @@ class RoiPolicy:
     foreground: str = "above_min"          # "above_min" (skull-stripped MR) or "all" (radiographs)
     threshold: float = 0.5
     margin: str = "0px"                    # default --roi-margin
+    margin_down: str | None = None         # 2D only: then also extend toward the bottom row (extend_down)
     min_component_ratio: float = 0.0       # drop components smaller than this x the largest
     max_components: int | None = None      # keep at most this many (largest first)
     fill_holes: bool = True
@@ -134,6 +135,28 @@ def grow(mask: np.ndarray, margin: tuple[float, str], spacing=None) -> np.ndarra
     return out
 
 
+def extend_down(mask: np.ndarray, margin: str | None) -> np.ndarray:
+    """A 2D mask extended toward the last row by ``margin`` (px or % of the larger side).
+
+    On chest radiographs (head up) the lung bases lie behind the diaphragm domes, below what
+    the lung fields show; masks that include them run further down than a segmentation of
+    the visible fields (docs of the X-ray bundle). Volumes are returned unchanged."""
+    mask = np.asarray(mask, bool)
+    if margin is None or mask.ndim != 2 or not mask.any():
+        return mask
+    value, unit = parse_margin(margin)
+    if unit == "mm":
+        raise MedroiError("margin_down is in px or % (a radiograph's pixel size is not always known)")
+    rows = int(round(value / 100.0 * max(mask.shape) if unit == "%" else value))
+    if rows <= 0:
+        return mask
+    # a pixel is in when a mask pixel lies at most `rows` above it (column sums, O(size))
+    above = np.cumsum(mask, axis=0, dtype=np.int32)
+    window = above.copy()
+    window[rows + 1:] -= above[:-rows - 1]
+    return window > 0
+
+
 def check(prob: np.ndarray, raw: np.ndarray, foreground: np.ndarray, policy: RoiPolicy) -> tuple[str | None, dict]:
     """(reason the prediction is implausible or None, the statistics used)."""
     fg = max(int(foreground.sum()), 1)
@@ -169,8 +192,10 @@ def finish(prob: np.ndarray, foreground: np.ndarray, policy: RoiPolicy, margin: 
     reason, stats = check(prob, raw, foreground, policy)
     margin = parse_margin(policy.margin) if margin is None else margin
     stats["margin"] = f"{margin[0]:g}{margin[1]}"
+    if policy.margin_down is not None:
+        stats["margin_down"] = policy.margin_down
     if reason is not None:
         return AutoRoi(None, reason, stats)
-    mask = grow(clean(raw, policy), margin, spacing)
+    mask = extend_down(grow(clean(raw, policy), margin, spacing), policy.margin_down)
     stats["roi_fraction"] = round(float(mask.mean()), 6)
     return AutoRoi(mask, None, stats)

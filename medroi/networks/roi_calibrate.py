@@ -24,7 +24,7 @@ from typing import Sequence
 
 import numpy as np
 
-from medroi.autoroi.postprocess import RoiPolicy, check, clean, grow, parse_margin
+from medroi.autoroi.postprocess import RoiPolicy, check, clean, extend_down, grow, parse_margin
 from medroi.autoroi.resample import to_native_grid
 from medroi.networks.roi_cv import brats_case_dirs, dice, lung_mask_complete, native_truth, xray_pairs
 
@@ -57,6 +57,8 @@ def evaluate(dataset: str, root: Path, work: Path, policy: RoiPolicy, margins: S
             item, spacing, fg, complete = inputs[name]
             truth = native_truth(dataset, item)
             prob = to_native_grid(np.load(prob_file).astype(np.float32), truth.shape[1:])
+            if dataset == "xray":  # 2D, as --roi auto post-processes a radiograph (% of the larger side, holes in 2D)
+                prob, truth, fg = prob[0], truth[0], fg[0]
             raw = prob > policy.threshold
             reason, stats = check(prob, raw, fg, policy)
             cleaned = clean(raw, policy)
@@ -64,7 +66,7 @@ def evaluate(dataset: str, root: Path, work: Path, policy: RoiPolicy, margins: S
                    "truth_fraction": float(truth.sum() / fg.sum()), "reject": reason, "voxels": int(fg.size),
                    "foreground_voxels": int(fg.sum()), "truth_voxels": int(truth.sum()), **stats}
             for m in margins:
-                roi = grow(cleaned, parse_margin(m), spacing)
+                roi = extend_down(grow(cleaned, parse_margin(m), spacing), policy.margin_down)
                 inter = np.logical_and(roi, truth).sum()
                 row[f"cov@{m}"] = float(inter / max(truth.sum(), 1))
                 row[f"ratio@{m}"] = float(roi.sum() / max(truth.sum(), 1))
@@ -189,6 +191,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--out", required=True, help="JSON with every row and the summary")
     ap.add_argument("--no-clean", action="store_true", help="skip component clean-up (for comparison)")
     ap.add_argument("--threshold", type=float, default=None, help="override the policy's probability threshold")
+    ap.add_argument("--margin-down", default=None, help="override the policy's margin_down (2D: '5%%'; '0%%' none)")
     ap.add_argument("--max-ratio", type=float, default=3.0, help="ROI size bound (BRATS 3, lungs 2)")
     ap.add_argument("--lofo", choices=sorted(LIMITS), default=None,
                     help="also choose this plausibility limit leave-one-fold-out (rejecting every case whose "
@@ -201,6 +204,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         policy = replace(policy, min_component_ratio=0.0, max_components=None, fill_holes=False)
     if args.threshold is not None:
         policy = replace(policy, threshold=args.threshold)
+    if args.margin_down is not None:
+        policy = replace(policy, margin_down=args.margin_down)
     if args.lofo:  # the limit being chosen must not reject anything while the rows are scored
         field, kind = LIMITS[args.lofo]
         policy = replace(policy, **{field: None if kind == "max" else 0.0})
