@@ -69,7 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "that fits the input (by modality, body part, 2D/3D, BraTS naming), else no ROI")
     p.add_argument("--roi-margin", default=None,
                    help="--roi auto: grow the found ROI by this much, e.g. 3mm, 8px, 2%% of the image side "
-                        "(default: the model's, chosen by cross-validation)")
+                        "(default: the model's, chosen by cross-validation; the X-ray model's extra margin "
+                        "toward the bottom row, roi.json margin_down, still applies)")
     p.add_argument("--roi-max-error", type=_bound, default=0, help="max |error| in the ROI (default 0 = lossless)")
     p.add_argument("--nroi-max-error", type=_nroi_bound, default=argparse.SUPPRESS,
                    help="max |error| outside the ROI (default: 4 when an ROI is known, lossless when none is; "
