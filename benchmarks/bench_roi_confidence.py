@@ -139,6 +139,8 @@ def main() -> None:
     rows = measure(Path(args.work), Path(args.data_root), Path(args.policy), [int(c) for c in args.channels.split(",")])
     results = {key: leave_one_fold_out(rows, key, sign) for key, sign in MEASURES.items()}
     command = "python benchmarks/bench_roi_confidence.py --work " + args.work
+    if args.channels != "16,32,64,128":
+        command += " --channels " + args.channels
     out = Path(args.out)
     out.with_suffix(".json").write_text(json.dumps({"command": command, "rows": rows, "results": results}, indent=1))
     out.with_suffix(".md").write_text(report(rows, results, command))

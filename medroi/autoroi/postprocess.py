@@ -108,6 +108,11 @@ def clean(mask: np.ndarray, policy: RoiPolicy) -> np.ndarray:
     return mask
 
 
+def _pixels(value: float, unit: str, shape: tuple) -> float:
+    """A px or % margin in pixels (% of the larger in-plane side: the first two axes)."""
+    return value / 100.0 * max(shape[:2]) if unit == "%" else value
+
+
 def grow(mask: np.ndarray, margin: tuple[float, str], spacing=None) -> np.ndarray:
     """Every voxel within ``margin`` of the mask (Euclidean; mm use ``spacing``, % the larger side)."""
     from scipy import ndimage
@@ -122,8 +127,7 @@ def grow(mask: np.ndarray, margin: tuple[float, str], spacing=None) -> np.ndarra
             sampling = np.concatenate([sampling, np.ones(mask.ndim - sampling.size)])
     else:
         sampling = np.ones(mask.ndim)
-        if unit == "%":
-            value = value / 100.0 * max(mask.shape[:2])
+        value = _pixels(value, unit, mask.shape)
     # work in the bounding box grown by the margin (a whole-volume transform is slow)
     pad = [int(np.ceil(value / s)) + 1 for s in sampling]
     idx = np.nonzero(mask)
@@ -147,7 +151,7 @@ def extend_down(mask: np.ndarray, margin: str | None) -> np.ndarray:
     value, unit = parse_margin(margin)
     if unit == "mm":
         raise MedroiError("margin_down is in px or % (a radiograph's pixel size is not always known)")
-    rows = int(round(value / 100.0 * max(mask.shape) if unit == "%" else value))
+    rows = int(round(_pixels(value, unit, mask.shape)))
     if rows <= 0:
         return mask
     # a pixel is in when a mask pixel lies at most `rows` above it (column sums, O(size))

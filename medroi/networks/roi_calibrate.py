@@ -42,7 +42,7 @@ def case_inputs(dataset: str, root: Path):
             out[case.name] = (case, [sp[2], sp[0], sp[1]], vol > vol.min(), True)
     else:
         for name, image, mask in xray_pairs(root):
-            shape = read_image(image).array.shape
+            shape = read_image(image).array.shape[:2]  # a radiograph saved in colour is read as (H, W, planes)
             out[name] = ((name, image, mask), None, np.ones((1, *shape), bool), lung_mask_complete(mask))
     return out
 
@@ -62,8 +62,8 @@ def evaluate(dataset: str, root: Path, work: Path, policy: RoiPolicy, margins: S
             raw = prob > policy.threshold
             reason, stats = check(prob, raw, fg, policy)
             cleaned = clean(raw, policy)
-            row = {"fold": k, "case": name, "complete_truth": complete, "dice": dice(raw, truth), "dice_clean": dice(cleaned, truth),
-                   "truth_fraction": float(truth.sum() / fg.sum()), "reject": reason, "voxels": int(fg.size),
+            row = {"fold": k, "case": name, "complete_truth": complete, "dice": dice(raw, truth),
+                   "dice_clean": dice(cleaned, truth), "truth_fraction": float(truth.sum() / fg.sum()), "reject": reason, "voxels": int(fg.size),
                    "foreground_voxels": int(fg.sum()), "truth_voxels": int(truth.sum()), **stats}
             for m in margins:
                 roi = extend_down(grow(cleaned, parse_margin(m), spacing), policy.margin_down)

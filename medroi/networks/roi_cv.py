@@ -271,19 +271,21 @@ def main(argv: Sequence[str] | None = None) -> None:
             weights = np.ones(len(images))
             rot, keep_zero = 10.0, False
         log(f"run {run}: train {len(train_ids)} cases ({len(images)} slices), test {[names[i] for i in test_ids]}")
-        t = time.time()
         out_dir = work / f"run_{run}"
         out_dir.mkdir(exist_ok=True)
         channels = [int(c) for c in args.channels.split(",")]
-        if args.reuse_weights:
+        if args.reuse_weights:  # re-score: the time recorded stays the training run's
             net = make_unet(channels, args.res_units)
             net.load_state_dict(torch.load(out_dir / "unet.pt", map_location="cpu", weights_only=True))
             net.eval()
+            previous = out_dir / "result.json"
+            seconds = json.loads(previous.read_text()).get("train_seconds") if previous.exists() else None
         else:
+            t = time.time()
             net = train(images, rois, weights, args.iters, args.batch, args.lr, seed=0, rot_deg=rot,
                         keep_zero=keep_zero, log=log, channels=channels, res_units=args.res_units)
+            seconds = round(time.time() - t, 1)
             torch.save(net.state_dict(), out_dir / "unet.pt")
-        seconds = round(time.time() - t, 1)
         rows = []
         for i in test_ids:
             prob = predict(net, data[i]["image"], flip_average=args.flip_average)
@@ -292,8 +294,6 @@ def main(argv: Sequence[str] | None = None) -> None:
             pred = to_native_grid(prob, truth.shape[1:]) > 0.5
             rows.append({"case": names[i], "dice": dice(pred, truth), "complete_truth": complete[i]})
             log(f"  {names[i]} dice {rows[-1]['dice']:.3f}")
-        if args.reuse_weights and (out_dir / "result.json").exists():  # keep the training run's time
-            seconds = json.loads((out_dir / "result.json").read_text()).get("train_seconds")
         summary = {"run": run, "train_seconds": seconds, "flip_average": args.flip_average, "items": rows,
                    "mean_dice": float(np.mean([r["dice"] for r in rows if r["complete_truth"]])) if rows else None}
         (out_dir / "result.json").write_text(json.dumps(summary, indent=2))
