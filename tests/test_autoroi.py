@@ -186,3 +186,17 @@ def test_finish_applies_the_downward_margin_of_the_policy():
     a = finish(prob, np.ones(prob.shape, bool), plain)
     b = finish(prob, np.ones(prob.shape, bool), down)
     assert a.mask[:30].sum() == b.mask[:30].sum() and b.mask[30:35, 10:50].all() and not b.mask[35:].any()
+
+
+def test_with_context_stacks_neighbours_and_repeats_the_ends():
+    from medroi.autoroi.context import with_context
+
+    slices = np.arange(4)[:, None, None] * np.ones((4, 2, 3))
+    out = with_context(slices, 2)
+    assert out.shape == (4, 5, 2, 3)
+    assert out[:, :, 0, 0].tolist() == [[0, 0, 0, 1, 2], [0, 0, 1, 2, 3], [0, 1, 2, 3, 3], [1, 2, 3, 3, 3]]
+    np.testing.assert_array_equal(with_context(slices, 0)[:, 0], slices)
+    with pytest.raises(ValueError):
+        with_context(slices[0], 1)
+    with pytest.raises(ValueError):
+        with_context(slices, -1)

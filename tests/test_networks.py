@@ -128,3 +128,53 @@ def test_runtime_loads_scripted_model_without_monai(tmp_path):
     with torch.no_grad():
         eager = net.decode(net.encode(x, (x > 0.5).float()))[:, 0].numpy()
     np.testing.assert_allclose(np.load(tmp_path / "rec.npy"), eager, atol=1e-5)
+
+
+def test_context_unet_reads_neighbouring_slices_and_repeats_a_lone_slice():
+    torch.manual_seed(4)
+    net = small_net(seg_context=1, seg_norm="batch").eval()
+    assert net.seg_in_channels == 3
+    x = torch.rand(2, 3, 32, 32)
+    prob = net.segment(x)
+    assert prob.shape == (2, 1, 32, 32)
+    # a neighbour channel changes the probability: the U-Net does read it
+    assert not torch.allclose(net.segment(torch.cat([x[:, :1], x[:, 1:2], torch.rand(2, 1, 32, 32)], 1)), prob)
+    lone = x[:, 1:2]  # the bundle's slice-wise workflows: one channel = a slice with no neighbours
+    assert torch.allclose(net.segment(lone), net.segment(lone.repeat(1, 3, 1, 1)), atol=1e-6)
+    assert net(lone)[0].shape == (2, 1, 32, 32)
+    with pytest.raises(ValueError):
+        net.segment(torch.rand(2, 2, 32, 32))
+    scripted = torch.jit.script(net)
+    assert torch.allclose(scripted.segment(x), prob, atol=1e-6)
+    assert torch.allclose(scripted.segment(lone), net.segment(lone), atol=1e-6)
+
+
+def test_runtime_gives_a_context_model_each_slices_neighbours(tmp_path):
+    import numpy as np
+
+    from medroi.autoroi.postprocess import RoiPolicy
+    from medroi.networks.runtime import RuntimePredictor, TorchScriptJointNet
+
+    torch.manual_seed(5)
+    net = small_net(seg_context=1, seg_norm="batch").eval()
+    path = tmp_path / "ctx" / "models" / "model.ts"
+    path.parent.mkdir(parents=True)
+    torch.jit.script(net).save(str(path))
+    predictor = RuntimePredictor(TorchScriptJointNet(path), batch_size=3,
+                                 policy=RoiPolicy(input_size=32, context_slices=1, foreground="all"))
+    rng = np.random.default_rng(0)
+    vol = rng.integers(0, 1000, size=(40, 40, 9)).astype(np.int16)
+    prob = predictor.probability(vol)
+    assert prob.shape == vol.shape
+
+    def swapped(a: int, b: int) -> np.ndarray:  # same voxel values: the normalisation is unchanged
+        out = vol.copy()
+        out[..., [a, b]] = vol[..., [b, a]]
+        return predictor.probability(out)
+
+    # slice 2's input is slices 1-3: swapping 4 and 5 leaves it as it was, swapping 3 and 4 does not
+    np.testing.assert_array_equal(swapped(4, 5)[..., 2], prob[..., 2])
+    assert not np.allclose(swapped(3, 4)[..., 2], prob[..., 2])
+    # across batch boundaries (batch 3) the neighbours are the volume's, not the batch's
+    assert not np.allclose(swapped(3, 8)[..., 2], prob[..., 2])
+    np.testing.assert_array_equal(swapped(0, 8)[..., 4], prob[..., 4])

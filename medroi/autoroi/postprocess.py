@@ -29,6 +29,7 @@ class RoiPolicy:
 
     input_size: int | None = None          # model grid (square); None: native grid, codec window
     flip_average: bool = False             # average with the left-right mirrored input (tta.flip_averaged)
+    context_slices: int = 0                # volumes: neighbours on each side as input channels (context.with_context)
     foreground: str = "above_min"          # "above_min" (skull-stripped MR) or "all" (radiographs)
     threshold: float = 0.5
     margin: str = "0px"                    # default --roi-margin

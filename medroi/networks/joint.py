@@ -96,6 +96,10 @@ class JointNet(nn.Module):
         quantization: "noise" (additive uniform noise in training) or "ste" (straight-through).
         seg_norm: the U-Net's normalisation ("instance", MONAI's default, or "batch": the
             shipped ROI U-Nets, see ``medroi.networks.roi_cv``).
+        seg_context: neighbouring slices on each side the U-Net reads as extra channels
+            (``1 + 2 * seg_context`` inputs, :func:`medroi.autoroi.context.with_context`). A
+            one-channel image is repeated into every channel: a slice with no neighbours, as
+            at a volume's ends.
 
     ``forward(image)`` (training and MONAI inferers) returns ``(seg_logits, recon, latent)``:
     seg logits [N,1,H,W], reconstruction in [0,1] [N,1,H,W] and the quantized (noisy in
@@ -113,13 +117,17 @@ class JointNet(nn.Module):
         latent_max: float = 31.0,
         quantization: str = "noise",
         seg_norm: str = "instance",
+        seg_context: int = 0,
     ):
         super().__init__()
+        if int(seg_context) < 0:
+            raise ValueError(f"seg_context must be >= 0, got {seg_context}")
+        self.seg_in_channels = 1 + 2 * int(seg_context)
         if quantization not in ("noise", "ste"):
             raise ValueError(f"quantization must be 'noise' or 'ste', got {quantization!r}")
         self.seg = UNet(
             spatial_dims=2,
-            in_channels=1,
+            in_channels=self.seg_in_channels,
             out_channels=1,
             channels=tuple(int(c) for c in seg_channels),
             strides=tuple(int(s) for s in seg_strides),
@@ -131,20 +139,23 @@ class JointNet(nn.Module):
         self.use_ste = quantization == "ste"
         self.downsampling = 8
 
-    def _check(self, x: torch.Tensor) -> None:
-        if x.dim() != 4 or x.shape[1] != 1:
-            raise ValueError("expected an image batch [N, 1, H, W]")
+    def _check(self, x: torch.Tensor, channels: int = 1) -> None:
+        if x.dim() != 4 or x.shape[1] != channels:
+            raise ValueError(f"expected an image batch [N, {channels}, H, W]")
         if x.shape[2] % 8 != 0 or x.shape[3] % 8 != 0:
             raise ValueError("H and W must be multiples of 8")
 
     @torch.jit.export
     def segment_logits(self, image: torch.Tensor) -> torch.Tensor:
-        self._check(image)
+        if image.dim() == 4 and image.shape[1] == 1 and self.seg_in_channels > 1:
+            image = image.expand(-1, self.seg_in_channels, -1, -1)
+        self._check(image, self.seg_in_channels)
         return self.seg(image)
 
     @torch.jit.export
     def segment(self, image: torch.Tensor) -> torch.Tensor:
-        """ROI probability [N,1,H,W] in [0,1] for an image [N,1,H,W] in [0,1]."""
+        """ROI probability [N,1,H,W] in [0,1] for an image [N,1,H,W] (or [N,1+2k,H,W]: a slice
+        with its ``seg_context`` neighbours) in [0,1]."""
         return torch.sigmoid(self.segment_logits(image))
 
     def _quantize(self, y: torch.Tensor) -> torch.Tensor:
@@ -174,7 +185,7 @@ class JointNet(nn.Module):
 
     def forward(self, image: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         self._check(image)
-        logits = self.seg(image)
+        logits = self.segment_logits(image)
         prob = torch.sigmoid(logits)
         # the codec stores a binary mask (prob > 0.5, or the user's): condition on the same,
         # with a straight-through gradient to the U-Net for joint fine-tuning

@@ -109,15 +109,16 @@ def native_truth(dataset: str, item) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------- training
-def make_unet(channels: Sequence[int] = (16, 32, 64, 128), res_units: int = 1):
-    """The U-Net of the bundles' ``network_def`` (``seg_channels``, ``seg_res_units``, ``seg_norm: batch``)."""
+def make_unet(channels: Sequence[int] = (16, 32, 64, 128), res_units: int = 1, in_channels: int = 1):
+    """The U-Net of the bundles' ``network_def`` (``seg_channels``, ``seg_res_units``, ``seg_norm: batch``;
+    ``in_channels`` = 1 + 2 x ``seg_context``)."""
     from monai.networks.nets import UNet
 
     # JointNet's segmentation half with seg_norm="batch" (the bundles' network_def): with
     # instance norm, MONAI's top layer normalises the 1-channel logit map per image, which kept
     # every probability below 0.56 in a first run
     channels = tuple(int(c) for c in channels)
-    return UNet(spatial_dims=2, in_channels=1, out_channels=1, channels=channels, strides=(2,) * (len(channels) - 1),
+    return UNet(spatial_dims=2, in_channels=int(in_channels), out_channels=1, channels=channels, strides=(2,) * (len(channels) - 1),
                 num_res_units=int(res_units), norm="batch")
 
 
@@ -158,10 +159,14 @@ def seg_loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 def train(images: np.ndarray, rois: np.ndarray, weights: np.ndarray, iters: int, batch: int, lr: float,
           seed: int, rot_deg: float, keep_zero: bool, log, channels: Sequence[int] = (16, 32, 64, 128),
           res_units: int = 1) -> torch.nn.Module:
-    """Train a fresh U-Net for exactly ``iters`` steps (cosine lr), sampling slices by ``weights``."""
+    """Train a fresh U-Net for exactly ``iters`` steps (cosine lr), sampling slices by ``weights``.
+
+    ``images`` is [N, s, s] (one channel) or [N, C, s, s] (a slice with its neighbours)."""
     torch.manual_seed(seed)
     g = torch.Generator().manual_seed(seed)
-    net = make_unet(channels, res_units)
+    if images.ndim == 3:
+        images = images[:, None]
+    net = make_unet(channels, res_units, in_channels=images.shape[1])
     opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
     warm = max(1, iters // 20)
     sched = torch.optim.lr_scheduler.LambdaLR(  # linear warm-up, then cosine to 2 %
@@ -171,7 +176,7 @@ def train(images: np.ndarray, rois: np.ndarray, weights: np.ndarray, iters: int,
     t0, run = time.time(), 0.0
     for it in range(1, iters + 1):
         idx = torch.multinomial(p, batch, replacement=True, generator=g).numpy()
-        x = torch.from_numpy(images[idx].astype(np.float32))[:, None]
+        x = torch.from_numpy(images[idx].astype(np.float32))
         y = torch.from_numpy(rois[idx].astype(np.float32))[:, None]
         x, y = augment(x, y, g, rot_deg, keep_zero)
         loss = seg_loss(net(x), y)
@@ -188,11 +193,13 @@ def train(images: np.ndarray, rois: np.ndarray, weights: np.ndarray, iters: int,
 
 @torch.no_grad()
 def predict(net, images: np.ndarray, batch: int = 32, flip_average: bool = False) -> np.ndarray:
-    """Probabilities [N, s, s] of model-grid images, as ``--roi auto`` computes them."""
+    """Probabilities [N, s, s] of model-grid images [N, s, s] or [N, C, s, s], as ``--roi auto``
+    computes them."""
     from medroi.autoroi.tta import flip_averaged
 
     def segment(part: np.ndarray) -> np.ndarray:
-        return torch.sigmoid(net(torch.from_numpy(np.ascontiguousarray(part, np.float32))[:, None]))[:, 0].numpy()
+        x = torch.from_numpy(np.ascontiguousarray(part, np.float32))
+        return torch.sigmoid(net(x[:, None] if x.dim() == 3 else x))[:, 0].numpy()
 
     run = (lambda part: flip_averaged(segment, part)) if flip_average else segment
     return np.concatenate([run(images[s:s + batch]) for s in range(0, len(images), batch)])
@@ -218,6 +225,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--channels", default="16,32,64,128", help="U-Net widths (the bundle's seg_channels)")
     ap.add_argument("--res-units", type=int, default=1, help="U-Net residual units (seg_res_units)")
+    ap.add_argument("--context", type=int, default=0,
+                    help="BRATS: neighbouring slices on each side as extra channels (roi.json context_slices)")
     ap.add_argument("--reuse-weights", action="store_true",
                     help="load each run's saved unet.pt instead of training (re-score, e.g. with --flip-average)")
     ap.add_argument("--flip-average", action="store_true",
@@ -245,6 +254,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         names = [n for n, _, _ in items]
         files = [cache_xray(n, i, m, args.size, cache_dir) for n, i, m in items]
     data = [dict(np.load(f)) for f in files]
+    if args.context and args.dataset != "brats":
+        raise SystemExit("--context needs slices of a volume (brats)")
+    from medroi.autoroi.context import with_context
+
+    for d in data:  # the network's input: [Z, 1 + 2 x context, s, s]
+        d["input"] = with_context(d["image"], args.context) if args.dataset == "brats" else d["image"][:, None]
     log(f"{args.dataset}: {len(items)} cases cached at {args.size}; args {vars(args)}")
     # cases with an incomplete truth (a lung mask with one lung) are held out and scored, never trained on
     complete = [True] * len(items) if args.dataset == "brats" else [lung_mask_complete(m) for _, _, m in items]
@@ -259,14 +274,14 @@ def main(argv: Sequence[str] | None = None) -> None:
         test_ids = [] if run == "final" else [i for i in range(len(items)) if fold_of[i] == int(run)]
         if args.dataset == "brats":
             keep = [np.flatnonzero(data[i]["brain"]) for i in train_ids]
-            images = np.concatenate([data[i]["image"][k] for i, k in zip(train_ids, keep)])
+            images = np.concatenate([data[i]["input"][k] for i, k in zip(train_ids, keep)])
             rois = np.concatenate([data[i]["roi"][k] for i, k in zip(train_ids, keep)])
             has = rois.reshape(len(rois), -1).any(1)
             # half of the draws from tumour slices, half from the other brain slices
             weights = np.where(has, 0.5 / max(has.sum(), 1), 0.5 / max((~has).sum(), 1))
             rot, keep_zero = 15.0, True
         else:
-            images = np.concatenate([data[i]["image"] for i in train_ids])
+            images = np.concatenate([data[i]["input"] for i in train_ids])
             rois = np.concatenate([data[i]["roi"] for i in train_ids])
             weights = np.ones(len(images))
             rot, keep_zero = 10.0, False
@@ -275,7 +290,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         out_dir.mkdir(exist_ok=True)
         channels = [int(c) for c in args.channels.split(",")]
         if args.reuse_weights:  # re-score: the time recorded stays the training run's
-            net = make_unet(channels, args.res_units)
+            net = make_unet(channels, args.res_units, in_channels=1 + 2 * args.context)
             net.load_state_dict(torch.load(out_dir / "unet.pt", map_location="cpu", weights_only=True))
             net.eval()
             previous = out_dir / "result.json"
@@ -288,13 +303,14 @@ def main(argv: Sequence[str] | None = None) -> None:
             torch.save(net.state_dict(), out_dir / "unet.pt")
         rows = []
         for i in test_ids:
-            prob = predict(net, data[i]["image"], flip_average=args.flip_average)
+            prob = predict(net, data[i]["input"], flip_average=args.flip_average)
             np.save(out_dir / f"{names[i]}_prob.npy", prob.astype(np.float16))
             truth = native_truth(args.dataset, items[i])
             pred = to_native_grid(prob, truth.shape[1:]) > 0.5
             rows.append({"case": names[i], "dice": dice(pred, truth), "complete_truth": complete[i]})
             log(f"  {names[i]} dice {rows[-1]['dice']:.3f}")
-        summary = {"run": run, "train_seconds": seconds, "flip_average": args.flip_average, "items": rows,
+        summary = {"run": run, "train_seconds": seconds, "flip_average": args.flip_average,
+                   "context": args.context, "items": rows,
                    "mean_dice": float(np.mean([r["dice"] for r in rows if r["complete_truth"]])) if rows else None}
         (out_dir / "result.json").write_text(json.dumps(summary, indent=2))
         log(f"run {run} done in {seconds} s, mean dice {summary['mean_dice']}")

@@ -87,22 +87,26 @@ class TorchScriptJointNet:
         previous = torch.get_num_threads()
         torch.set_num_threads(self.threads)
         try:
-            with torch.inference_mode():
-                tensors = [torch.from_numpy(np.ascontiguousarray(a))[:, None] for a in arrays]
+            with torch.inference_mode():  # [N, H, W] gets its channel axis; [N, C, H, W] is passed as is
+                tensors = [torch.from_numpy(np.ascontiguousarray(a)) for a in arrays]
+                tensors = [t[:, None] if t.dim() == 3 else t for t in tensors]
                 return fn(*tensors)[:, 0].numpy()
         finally:
             torch.set_num_threads(previous)
 
     @staticmethod
-    def _check(unit: np.ndarray) -> np.ndarray:
+    def _check(unit: np.ndarray, channels: bool = False) -> np.ndarray:
         unit = np.asarray(unit)
-        if unit.ndim != 3 or unit.shape[1] % DOWNSAMPLING or unit.shape[2] % DOWNSAMPLING:
-            raise MedroiError(f"network input must be [N, H, W] with H, W multiples of 8, got {unit.shape}")
+        ndims = (3, 4) if channels else (3,)
+        if unit.ndim not in ndims or unit.shape[-2] % DOWNSAMPLING or unit.shape[-1] % DOWNSAMPLING:
+            shape = "[N, H, W] or [N, C, H, W]" if channels else "[N, H, W]"
+            raise MedroiError(f"network input must be {shape} with H, W multiples of 8, got {unit.shape}")
         return unit.astype(np.float32, copy=False)
 
     def segment(self, unit: np.ndarray) -> np.ndarray:
-        """ROI probability float32 [N,H,W] for images float32 [N,H,W] in [0, 1]."""
-        return self._run(self.module.segment, self._check(unit))
+        """ROI probability float32 [N,H,W] for images float32 [N,H,W] in [0, 1], or [N,C,H,W]
+        (a slice with its neighbours, for a model with ``seg_context``)."""
+        return self._run(self.module.segment, self._check(unit, channels=True))
 
     def encode(self, unit: np.ndarray, mask: np.ndarray) -> np.ndarray:
         """Integer latent int32 [N,H/8,W/8] for images and ROI masks [N,H,W]."""
@@ -170,14 +174,20 @@ class RuntimePredictor(_predictor_base()):  # type: ignore[misc]
             from medroi.autoroi.tta import flip_averaged
 
             segment = partial(flip_averaged, self.model.segment)
+        if size is not None:
+            from medroi.autoroi.context import with_context
+            from medroi.autoroi.resample import to_model_grid, to_native_grid
+
+            # the whole stack on the model grid first: a slice's neighbours are its context
+            grid = to_model_grid(unit, size)
+            if self.policy.context_slices:
+                grid = with_context(grid, self.policy.context_slices)
         for s in range(0, slices.shape[0], self.batch_size):
-            part = unit[s:s + self.batch_size]
             if size is None:
+                part = unit[s:s + self.batch_size]
                 out[s:s + self.batch_size] = self.model.segment(_pad_to_multiple(part))[:, :h, :w]
             else:
-                from medroi.autoroi.resample import to_model_grid, to_native_grid
-
-                out[s:s + self.batch_size] = to_native_grid(segment(to_model_grid(part, size)), (h, w))
+                out[s:s + self.batch_size] = to_native_grid(segment(grid[s:s + self.batch_size]), (h, w))
         return out[0] if array.ndim == 2 else np.moveaxis(out, 0, slice_axis)
 
     def segment_volume(self, array: np.ndarray, slice_axis: int = -1) -> np.ndarray:
