@@ -43,9 +43,10 @@ MEASURES = {"fragments": 1, "fragments_20": 1, "fragments_100": 1, "fragments_20
             "fraction": -1, "band": 1, "entropy": 1, "flip_dice": -1, "flip_mad": 1, "bright_out": 1}
 
 
-def measure(work: Path, data_root: Path, policy_file: Path, channels=(16, 32, 64, 128)) -> list:
+def measure(work: Path, data_root: Path, policy_file: Path, channels=(16, 32, 64, 128), context: int = 0) -> list:
     import torch
 
+    from medroi.autoroi.context import with_context
     from medroi.autoroi.normalise import robust_unit
     from medroi.autoroi.postprocess import RoiPolicy, check, clean, grow, parse_margin
     from medroi.autoroi.resample import to_native_grid
@@ -59,7 +60,7 @@ def measure(work: Path, data_root: Path, policy_file: Path, channels=(16, 32, 64
     rows = []
     for k in range(4):
         run = work / "brats" / f"run_{k}"
-        net = make_unet(channels)
+        net = make_unet(channels, in_channels=1 + 2 * context)
         net.load_state_dict(torch.load(run / "unet.pt", map_location="cpu", weights_only=True))
         net.eval()
         for prob_file in sorted(run.glob("*_prob.npy")):
@@ -71,7 +72,7 @@ def measure(work: Path, data_root: Path, policy_file: Path, channels=(16, 32, 64
             fg = vol > vol.min()
             p = to_native_grid(np.load(prob_file).astype(np.float32), vol.shape[1:])
             cached = np.load(work / f"cache_brats_{policy.input_size}" / f"{name}.npz")["image"]
-            flipped = predict(net, np.ascontiguousarray(cached[:, :, ::-1]))[:, :, ::-1]
+            flipped = predict(net, with_context(np.ascontiguousarray(cached[:, :, ::-1]), context))[:, :, ::-1]
             pf = to_native_grid(np.ascontiguousarray(flipped), vol.shape[1:])
             raw = p > t
             _, stats = check(p, raw, fg, policy)
@@ -135,12 +136,16 @@ def main() -> None:
     ap.add_argument("--policy", default=str(REPO / "bundles" / "brats_mri_roi_compression" / "configs" / "roi.json"))
     ap.add_argument("--out", default=str(HERE / "results" / "roi_confidence"))
     ap.add_argument("--channels", default="16,32,64,128", help="the fold U-Nets' widths (roi_cv --channels)")
+    ap.add_argument("--context", type=int, default=0, help="the fold U-Nets' neighbouring slices (roi_cv --context)")
     args = ap.parse_args()
-    rows = measure(Path(args.work), Path(args.data_root), Path(args.policy), [int(c) for c in args.channels.split(",")])
+    rows = measure(Path(args.work), Path(args.data_root), Path(args.policy), [int(c) for c in args.channels.split(",")],
+                   args.context)
     results = {key: leave_one_fold_out(rows, key, sign) for key, sign in MEASURES.items()}
     command = "python benchmarks/bench_roi_confidence.py --work " + args.work
     if args.channels != "16,32,64,128":
         command += " --channels " + args.channels
+    if args.context:
+        command += f" --context {args.context}"
     out = Path(args.out)
     out.with_suffix(".json").write_text(json.dumps({"command": command, "rows": rows, "results": results}, indent=1))
     out.with_suffix(".md").write_text(report(rows, results, command))

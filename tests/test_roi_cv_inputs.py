@@ -38,3 +38,23 @@ def test_a_lung_mask_with_one_lung_is_incomplete(tmp_path):
     Image.fromarray(one).save(tmp_path / "one.png")
     assert lung_mask_complete(tmp_path / "both.png")
     assert not lung_mask_complete(tmp_path / "one.png")
+
+
+def test_a_context_unet_trains_and_predicts_on_stacked_slices():
+    """roi_cv's 2.5D path: [N, 5, s, s] inputs train a 5-channel U-Net whose held-out
+    prediction is [N, s, s], the same with the mirrored-average runtime option."""
+    import numpy as np
+
+    from medroi.autoroi.context import with_context
+    from medroi.networks.roi_cv import predict, train
+
+    rng = np.random.default_rng(0)
+    slices = rng.random((6, 32, 32)).astype(np.float32)
+    rois = slices > 0.7
+    stacked = with_context(slices, 2)
+    net = train(stacked, rois, np.ones(6), iters=2, batch=3, lr=1e-3, seed=0, rot_deg=5.0, keep_zero=True,
+                log=lambda _: None, channels=(4, 8, 16))
+    assert next(p for p in net.parameters() if p.dim() == 4).shape[1] == 5  # the first convolution reads 5 slices
+    prob = predict(net, stacked)
+    assert prob.shape == (6, 32, 32) and 0 <= prob.min() and prob.max() <= 1
+    assert predict(net, stacked, flip_average=True).shape == (6, 32, 32)
