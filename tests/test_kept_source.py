@@ -136,3 +136,64 @@ def test_tree_gives_a_kept_jpeg_back_under_its_own_name(jpeg, tmp_path):
     assert (tmp_path / "back" / "chest.jpg").read_bytes() == jpeg.read_bytes()
     rows = json.loads((tmp_path / "back" / "manifest.json").read_text())["files"]
     assert "byte-exact" in rows[0]["note"]
+
+
+def _lung_like_mask(shape=(384, 320)) -> np.ndarray:
+    y, x = np.mgrid[0:shape[0], 0:shape[1]]
+    left = ((y - 190) / 120.0) ** 2 + ((x - 95) / 55.0) ** 2 < 1
+    right = ((y - 190) / 120.0) ** 2 + ((x - 225) / 55.0) ** 2 < 1
+    return left | right
+
+
+def test_kept_mask_is_context_coded_and_smaller_than_zlib(jpeg, tmp_path):
+    import zlib
+
+    from medroi.codec import container
+
+    mask = _lung_like_mask()
+    Image.fromarray(mask.astype(np.uint8)).save(tmp_path / "lungs.png")
+    api.compress_file(jpeg, tmp_path / "k.mroi", roi_mask_path=tmp_path / "lungs.png", roi_max_error=0,
+                      nroi_max_error=0)
+    parsed = container.unpack((tmp_path / "k.mroi").read_bytes())
+    assert parsed.header["kept_source"]["mask_coding"] == "context"
+    zlib_bytes = len(zlib.compress(np.packbits(mask, axis=None).tobytes(), 9))
+    assert len(parsed.chunk(1)) * 2 < zlib_bytes  # the codec's mask coder, not deflate of packed bits
+    assert np.array_equal(codec.decompress((tmp_path / "k.mroi").read_bytes()).roi_mask, mask)
+
+
+def test_kept_file_written_before_mask_coding_still_decodes(jpeg, tmp_path):
+    """Files from medroi before the context-coded mask (no mask_coding, chunk 1 = zlib of the
+    packed bits) decode with their mask; an unknown coding is refused."""
+    import zlib
+
+    from medroi.codec import container
+
+    mask = _lung_like_mask()
+    Image.fromarray(mask.astype(np.uint8)).save(tmp_path / "lungs.png")
+    api.compress_file(jpeg, tmp_path / "k.mroi", roi_mask_path=tmp_path / "lungs.png", roi_max_error=0,
+                      nroi_max_error=0)
+    parsed = container.unpack((tmp_path / "k.mroi").read_bytes())
+    header = json.loads(json.dumps(parsed.header))
+    del header["kept_source"]["mask_coding"]
+    old = container.pack(header, [parsed.chunk(0), zlib.compress(np.packbits(mask, axis=None).tobytes(), 9)])
+    decoded = codec.decompress(old)
+    assert np.array_equal(decoded.roi_mask, mask) and np.array_equal(decoded.array, read_image(jpeg).array)
+    header["kept_source"]["mask_coding"] = "bogus"
+    with pytest.raises(CorruptFileError, match="mask coding"):
+        codec.decompress(container.pack(header, [parsed.chunk(0), parsed.chunk(1)]))
+    header["kept_source"]["mask_coding"] = "context"  # a context-coded header over a zlib chunk
+    with pytest.raises(CorruptFileError):
+        codec.decompress(container.pack(header, [parsed.chunk(0), zlib.compress(b"\x00" * 100)]))
+
+
+def test_kept_volume_mask_round_trips_along_its_slice_axis(tmp_path):
+    from medroi.codec import container, kept
+
+    rng = np.random.default_rng(3)
+    volume = rng.integers(0, 400, size=(20, 24, 7)).astype(np.int16)
+    mask = np.zeros(volume.shape, bool)
+    mask[5:12, 8:20, 2:6] = True
+    header = {"shape": list(volume.shape), "dtype": "int16", "slice_axis": 2, "metadata": {}}
+    data = kept.pack(header, b"not really a nifti", "v.nii.gz", "nifti", volume, mask, (0, 0))
+    parsed = container.unpack(data)
+    assert np.array_equal(kept._decode_mask(parsed.chunk(1), volume.shape, 2), mask)
