@@ -76,6 +76,14 @@ def auto_roi(network, image, input_path, *, roi_source=None, roi_margin=None) ->
     same shape (a BRATS case's FLAIR) whose ROI is used instead. When the model's prediction
     is implausible (:func:`medroi.autoroi.postprocess.check`) the fallback is the whole image
     as ROI, i.e. kept within ``--roi-max-error`` (lossless by default)."""
+    mask, report, _ = auto_roi_with_raw(network, image, input_path, roi_source=roi_source, roi_margin=roi_margin)
+    return mask, report
+
+
+def auto_roi_with_raw(network, image, input_path, *, roi_source=None,
+                      roi_margin=None) -> tuple[np.ndarray, dict, np.ndarray | None]:
+    """:func:`auto_roi`, plus the U-Net's raw thresholded mask (before clean-up and margin; None
+    when the model refused the input before segmenting it), for evaluation."""
     from medroi.autoroi.inputs import is_monochrome1, modality_hint, spacing_of
     from medroi.io import read_image
 
@@ -89,8 +97,8 @@ def auto_roi(network, image, input_path, *, roi_source=None, roi_margin=None) ->
               "status": "ok" if result.accepted else "fallback", "reason": result.reason, **result.stats}
     if not result.accepted:
         report["fallback"] = "whole image kept within --roi-max-error"
-        return np.ones(image.shape, bool), report
-    return result.mask, report
+        return np.ones(image.shape, bool), report, result.raw
+    return result.mask, report, result.raw
 
 
 def model_roi_source(report: dict, mask, why: str) -> str:

@@ -55,11 +55,13 @@ class RoiPolicy:
 
 @dataclass
 class AutoRoi:
-    """The outcome of ``--roi auto``: ``mask`` (bool, native shape) or None with ``reason``."""
+    """The outcome of ``--roi auto``: ``mask`` (bool, native shape) or None with ``reason``;
+    ``raw`` is the U-Net's thresholded mask before clean-up and margin (for evaluation)."""
 
     mask: np.ndarray | None
     reason: str | None = None
     stats: dict = field(default_factory=dict)
+    raw: np.ndarray | None = None
 
     @property
     def accepted(self) -> bool:
@@ -200,7 +202,7 @@ def finish(prob: np.ndarray, foreground: np.ndarray, policy: RoiPolicy, margin: 
     if policy.margin_down is not None:
         stats["margin_down"] = policy.margin_down
     if reason is not None:
-        return AutoRoi(None, reason, stats)
+        return AutoRoi(None, reason, stats, raw)
     mask = extend_down(grow(clean(raw, policy), margin, spacing), policy.margin_down)
     stats["roi_fraction"] = round(float(mask.mean()), 6)
-    return AutoRoi(mask, None, stats)
+    return AutoRoi(mask, None, stats, raw)

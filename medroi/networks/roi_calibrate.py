@@ -24,6 +24,7 @@ from typing import Sequence
 
 import numpy as np
 
+from medroi.autoroi.evaluate import roi_scores
 from medroi.autoroi.postprocess import RoiPolicy, check, clean, extend_down, grow, parse_margin
 from medroi.autoroi.resample import to_native_grid
 from medroi.networks.roi_cv import brats_case_dirs, dice, lung_mask_complete, native_truth, xray_pairs
@@ -67,9 +68,8 @@ def evaluate(dataset: str, root: Path, work: Path, policy: RoiPolicy, margins: S
                    "foreground_voxels": int(fg.sum()), "truth_voxels": int(truth.sum()), **stats}
             for m in margins:
                 roi = extend_down(grow(cleaned, parse_margin(m), spacing), policy.margin_down)
-                inter = np.logical_and(roi, truth).sum()
-                row[f"cov@{m}"] = float(inter / max(truth.sum(), 1))
-                row[f"ratio@{m}"] = float(roi.sum() / max(truth.sum(), 1))
+                scores = roi_scores(roi, truth)  # what the bundles' evaluate_roi.yaml reports
+                row[f"cov@{m}"], row[f"ratio@{m}"] = scores["coverage"], scores["roi_over_region"]
             rows.append(row)
             print(json.dumps({k2: (round(v, 3) if isinstance(v, float) else v) for k2, v in row.items()}), flush=True)
     return rows
