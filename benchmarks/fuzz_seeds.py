@@ -137,6 +137,11 @@ def build_seeds(network: bool = True, tiny: bool = False) -> list[Seed]:
     else:
         image, mask = _synthetic((64, 64), "uint8", rng)
         add("synthetic_2d", image, mask, (0, 4), source="synthetic")
+    # format 4: a 2D image whose neighbour differences sit on a comb (exact-difference contexts)
+    yy, xx = np.mgrid[:96, :112]
+    field = 90 + 30 * np.sin(xx / 17.0) * np.cos(yy / 23.0) + rng.normal(0, 3.5, (96, 112))
+    comb = (3 * np.round(field / 3) + (xx // 40 + yy // 48) % 3).astype(np.uint8)
+    add("comb_2d_med_exact", comb, None, (0, 0), source="synthetic")
     ct = _dicom_series("ct_head_GE_dcm_qa_ct")
     if ct is not None:
         crop = np.ascontiguousarray(ct[232:280, 232:280, 10:15])

@@ -129,11 +129,11 @@ def test_format_1_file_is_refused_naming_its_writer():
 def test_future_format_is_refused():
     import struct
 
-    from medroi.codec.container import FORMAT_VERSION, MAGIC, header_checksum
+    from medroi.codec.container import MAGIC, READABLE_VERSIONS, header_checksum
     from medroi.errors import UnsupportedVersionError
 
     data = bytearray(codec.compress(np.arange(30, dtype=np.uint8).reshape(5, 6), nroi_max_error=0))
-    version, length = FORMAT_VERSION + 1, struct.unpack_from("<I", data, len(MAGIC) + 2)[0]
+    version, length = max(READABLE_VERSIONS) + 1, struct.unpack_from("<I", data, len(MAGIC) + 2)[0]
     struct.pack_into("<H", data, len(MAGIC), version)  # as a future medroi writes it: its CRC matches
     header_end = len(MAGIC) + 6 + length
     struct.pack_into("<I", data, header_end, header_checksum(version, bytes(data[len(MAGIC) + 6 : header_end])))

@@ -122,7 +122,7 @@ def test_files_of_format_2_still_decode(monkeypatch, entropy):
     assert container.unpack(new).version == 3
     monkeypatch.setattr(codec, "encode_pixels", functools.partial(codec.encode_pixels, version=2))
     pack = container.pack
-    monkeypatch.setattr(codec.container, "pack", lambda header, chunks: pack(header, chunks, version=2))
+    monkeypatch.setattr(codec.container, "pack", lambda header, chunks, version=3: pack(header, chunks, version=2))
     old = compress(image, roi, roi_max_error=0, nroi_max_error=4, entropy=entropy)
     monkeypatch.undo()
     old_parsed, new_parsed = container.unpack(old), container.unpack(new)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from medroi import __version__
-from medroi.codec import blockgrid, container, histogram, kept, limits
+from medroi.codec import blockgrid, container, histogram, kept, limits, raster
 from medroi.codec.entropy import Decoder, Encoder
 from medroi.codec.predictors import Predictor, network_references, reference_checksum
 from medroi.codec.slice_coder import Bounds, Models, decode_mask, decode_pixels, encode_mask, encode_pixels
@@ -159,19 +159,31 @@ def compress(
     block = blockgrid.classes(slices.shape[1:], grid)
     encode = functools.partial(_encode_chunks, slices, masks, network, value_table, coding_range, bounds, entropy, gop,
                                block=block)
-    chunks = encode(progress=progress, med_only=False)
+    chunks = encode(progress=progress, med_only=raster.PREDICT_BLEND)
+    prediction = None
     if network is None and slices.shape[0] == 1:
         # a 2D image: MED alone wins where values sit on a lattice (contrast-stretched
-        # radiographs), the blend elsewhere; both are coded and the smaller is kept
-        med_chunks = encode(progress=None, med_only=True)
-        if sum(map(len, med_chunks)) < sum(map(len, chunks)):
-            chunks = med_chunks
-            header["predictor"] = {**header["predictor"], "prediction": "med"}
-    return container.pack(header, chunks)
+        # radiographs), the blend elsewhere; with the range coder also MED with contexts of
+        # exact local differences (radiographs whose neighbour differences sit on a comb);
+        # every candidate is coded and the smallest is kept
+        candidates = [("med", raster.PREDICT_MED)] + ([("med_exact", raster.PREDICT_MED_EXACT)] if entropy == "ans" else [])
+        for name, mode in candidates:
+            other = encode(progress=None, med_only=mode)
+            if sum(map(len, other)) < sum(map(len, chunks)):
+                chunks, prediction = other, name
+    if prediction is not None:
+        header["predictor"] = {**header["predictor"], "prediction": prediction}
+    # format 4 only where its feature is used: other files stay readable by medroi 0.3
+    return container.pack(header, chunks, version=PREDICTION_FORMATS.get(prediction, 3))
+
+
+#: the container format a 2D prediction mode needs (header ``predictor.prediction``)
+PREDICTION_FORMATS = {"med": 3, "med_exact": 4}
+_PREDICTION_MODES = {None: raster.PREDICT_BLEND, "med": raster.PREDICT_MED, "med_exact": raster.PREDICT_MED_EXACT}
 
 
 def _encode_chunks(slices, masks, network, value_table, coding_range, bounds, entropy, gop, progress,
-                   med_only: bool, block: np.ndarray | None) -> list[bytes]:
+                   med_only: int, block: np.ndarray | None) -> list[bytes]:
     """Every slice's chunk: its mask, the network's latent if any, its pixels."""
     chunks = []
     history: list[np.ndarray] = []
@@ -182,7 +194,7 @@ def _encode_chunks(slices, masks, network, value_table, coding_range, bounds, en
         ref_mask = None if first_of_group else previous_mask
         encode_mask(encoder, masks[k], ref_mask)
         if first_of_group:
-            history, models = [], Models()
+            history, models = [], Models(exact=med_only == raster.PREDICT_MED_EXACT)
         references = _temporal_references(history)
         check = 0
         if network is not None:
@@ -259,8 +271,9 @@ def _validated_header(parsed: container.Container) -> dict:
     if "block_grid" in header and (not blockgrid.is_valid(header["block_grid"]) or entropy != "ans"
                                    or parsed.version < 3):
         raise CorruptFileError(f"file header is damaged: block_grid {header['block_grid']!r}")
-    if "prediction" in predictor and (predictor["prediction"] != "med" or predictor["kind"] != "classical"
-                                      or parsed.version < 3):
+    if "prediction" in predictor and (predictor["prediction"] not in PREDICTION_FORMATS or predictor["kind"] != "classical"
+                                      or parsed.version < PREDICTION_FORMATS[predictor["prediction"]]
+                                      or (predictor["prediction"] == "med_exact" and entropy != "ans")):
         raise CorruptFileError(f"file header is damaged: prediction {predictor['prediction']!r} for a "
                                f"{predictor['kind']} predictor in a format-{parsed.version} file")
     if None in bounds and predictor["kind"] != "network":
@@ -323,7 +336,7 @@ class _SliceDecoder:
         self.bounds = Bounds(header["roi_max_error"], header["nroi_max_error"])
         self.entropy = header["entropy"]
         self.gop = header["gop"]
-        self.med_only = header["predictor"].get("prediction") == "med"
+        self.med_only = _PREDICTION_MODES[header["predictor"].get("prediction")]  # checked by _validated_header
         self.block = blockgrid.classes(self.slice_shape, header.get("block_grid"))
         self.network = None
         if header["predictor"]["kind"] == "network":
@@ -345,7 +358,7 @@ class _SliceDecoder:
         if self._cache is not None and group_start <= self._cache[0] < k:
             start, history, mask, models = self._cache[0] + 1, *self._cache[1:]
         else:
-            start, history, mask, models = group_start, [], None, Models()
+            start, history, mask, models = group_start, [], None, Models(exact=self.med_only == raster.PREDICT_MED_EXACT)
         for j in range(start, k + 1):
             self._cache = None  # models change in place: a failed slice leaves no stale cache
             recon, mask = self._decode_one(j, history, mask, models)

@@ -34,8 +34,11 @@ MAGIC = b"\x89MROI\r\n\x1a"
 #: (``raster.encode_slice_prefix``), a header CRC that covers the version. Format 2 files are
 #: still read; format 1 (medroi 0.1, static per-slice tables) is refused with a message
 #: naming its writer.
+#: 4 (medroi 0.4, only files that use it): a 2D image predicted by MED with contexts of exact
+#: local differences (header ``predictor.prediction: "med_exact"``, ``raster.PREDICT_MED_EXACT``).
+#: Everything else is still written as format 3, which medroi 0.3 reads.
 FORMAT_VERSION = 3
-READABLE_VERSIONS = (2, 3)
+READABLE_VERSIONS = (2, 3, 4)
 MAX_HEADER_BYTES = 64 << 20
 MAX_CHUNKS = 1 << 16
 _INDEX_ENTRY = struct.Struct("<QII")

@@ -24,7 +24,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from medroi.codec import prefix, rangecoder
+from medroi.codec import blockgrid, prefix, rangecoder
 
 N_SPATIAL = 5
 #: Huffman pair symbols: 3 * (q + 1) + q' + 1 for two residuals in {-1, 0, 1}; PAIR_HALF + q + 1
@@ -38,6 +38,13 @@ PAIR_MAX_ESCAPES = 4  # pairs stay on in a context while at most 1 in this many 
 _N_SIGN_BIAS = 9 * 4 * 4 * 20  # residual context (with block class) x signs of the W and N errors
 N_BIAS_CONTEXTS = _N_SIGN_BIAS + 256 * 4  # then CALIC texture x energy level (format 3, no references)
 N_PER_REFERENCE = 4
+#: prediction modes (``med_only``): the blend; MED with activity contexts; MED with one context
+#: per exact small local difference (format 4, range coder only)
+PREDICT_BLEND, PREDICT_MED, PREDICT_MED_EXACT = 0, 1, 2
+EXACT_CLAMP = 6  # N - W, W - NW and NE - N (in steps of the bound) clamped to +-6: 13**3 contexts
+_EXACT_SIDE = 2 * EXACT_CLAMP + 1
+_N_EXACT = _EXACT_SIDE ** 3
+N_EXACT_CONTEXTS = 2 * _N_EXACT  # x (the rest, the ROI) when their bounds differ
 WEIGHT_ONE = 1 << 24
 _MAX_EVIDENCE = 4096  # weight 1 from here on
 #: blend weight per summed error e: max(1, WEIGHT_ONE // (e + 1)**2) (a table: no division per predictor)
@@ -70,6 +77,24 @@ def _median3(a, b, c):
 @numba.njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _clip(v, lo, hi):
     return lo if v < lo else (hi if v > hi else v)
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _exact_context(w, nn, nw, ne, step, n_activity):
+    """(residual context, sign) of PREDICT_MED_EXACT: one context per exact (N - W, W - NW, NE - N)
+    in steps, each clamped to +-EXACT_CLAMP, after the activity contexts; a pattern and its
+    negative share a context, the residual coded negated for the negative one (JPEG-LS's sign
+    folding). On radiographs whose neighbour differences sit on a comb (0, +-3, +-6:
+    mhh_82a78c13) the residual does too, which activity contexts average away (ideal code
+    length 149 -> 119 kB; benchmarks/yardstick_gradient_contexts.py)."""
+    g1 = _clip((nn - w) // step, -EXACT_CLAMP, EXACT_CLAMP)
+    g2 = _clip((w - nw) // step, -EXACT_CLAMP, EXACT_CLAMP)
+    g3 = _clip((ne - nn) // step, -EXACT_CLAMP, EXACT_CLAMP)
+    sign = 1
+    if g1 < 0 or (g1 == 0 and (g2 < 0 or (g2 == 0 and g3 < 0))):
+        g1, g2, g3, sign = -g1, -g2, -g3, -1
+    index = ((g1 + EXACT_CLAMP) * _EXACT_SIDE + g2 + EXACT_CLAMP) * _EXACT_SIDE + g3 + EXACT_CLAMP
+    return 4 * blockgrid.N_CLASSES * n_activity + 1 + index, sign
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy", inline="always")
@@ -222,6 +247,10 @@ def _predict(j, c, width, recon, refs, errors, final_error, lo, hi, buckets, ste
         # MED picks a neighbour's value (or W + N - NW): on images whose values sit on a
         # lattice (contrast-stretched 8-bit radiographs) residuals stay on it, which a blend
         # or a bias correction smears (mhh_82a78c13: 11 % smaller)
+        if med_only == PREDICT_MED_EXACT:  # bias context -2: the residual is coded negated
+            bucket, sign = _exact_context(w, nn, nw, ne, step, n_activity)
+            bucket += _N_EXACT if split and in_roi else 0
+            return preds[0], bucket, _flag_context(ref_state, n_background), -1 if sign > 0 else -2
         return preds[0], bucket, _flag_context(ref_state, n_background), -1
     if model3 and n_refs == 0:  # a slice without references (2D images, a group's first slice): CALIC's
         # texture, which of 8 causal values (and gradients) lie above the prediction, x 4 energy levels;
@@ -292,7 +321,8 @@ def encode_slice(x, bound, coded, in_roi, refs, lo, hi, split, use_flag, buckets
             q = _quantize(x[j] - blended, e, step)
             low, rng, cache, csize, pos = rangecoder.encode_one(low, rng, cache, csize, pos, out, models,
                                                                 n_ctx_states, ctx,
-                                                                flag_ctx if use_flag and not deep else -1, flag, q)
+                                                                flag_ctx if use_flag and not deep else -1, flag,
+                                                                -q if bias_ctx == -2 else q)
             value = lo if flag else _clip(blended + q * step, lo, hi)
         else:
             value = recon[j]  # set by the caller (the network's reconstruction)
@@ -335,6 +365,8 @@ def decode_slice(bound, coded, in_roi, refs, lo, hi, split, use_flag, buckets, n
             if not ok:
                 rangecoder.store_decoder(st, code, rng, pos, over)
                 return False
+            if bias_ctx == -2:  # PREDICT_MED_EXACT's sign folding
+                q = -q
             value = lo if flag else _clip(blended + q * step, lo, hi)
         else:
             value = recon[j]

@@ -224,8 +224,12 @@ class Models:
     """Adaptive probabilities, carried from slice to slice within a group (decoding a slice
     decodes its group's earlier slices anyway), so each slice starts from learnt statistics."""
 
-    def __init__(self) -> None:
-        self.states = rangecoder.new_models(N_ADAPTIVE_CONTEXTS, N_FLAG_CONTEXTS)
+    def __init__(self, exact: bool = False) -> None:
+        # PREDICT_MED_EXACT's contexts come after the activity contexts; the flag states after both
+        n_contexts = N_ADAPTIVE_CONTEXTS + (raster.N_EXACT_CONTEXTS if exact else 0)
+        self.exact = exact
+        self.n_ctx_states = n_contexts * rangecoder.N_STATES
+        self.states = rangecoder.new_models(n_contexts, N_FLAG_CONTEXTS)
         self.bias_sum = np.zeros(raster.N_BIAS_CONTEXTS, dtype=np.int64)
         self.bias_cnt = np.zeros(raster.N_BIAS_CONTEXTS, dtype=np.int64)
         self._tables: prefix.Tables | None = None
@@ -239,7 +243,6 @@ class Models:
 
 
 _FLAG_MIN_FRACTION = 256  # the background flag is sent when >= 1/256 of the coded pixels are background
-_ADAPTIVE_STATES = N_ADAPTIVE_CONTEXTS * rangecoder.N_STATES
 
 
 def _emit_bytes(encoder: Encoder, data: bytes) -> None:
@@ -263,6 +266,13 @@ def _block_array(block: np.ndarray | None) -> np.ndarray:
     return _NO_BLOCK if block is None else np.ascontiguousarray(block, dtype=np.uint8)
 
 
+def _check_mode(mode: int, models: Models, entropy_name: str, error: type) -> None:
+    if mode not in (raster.PREDICT_BLEND, raster.PREDICT_MED, raster.PREDICT_MED_EXACT):
+        raise error(f"unknown prediction mode {mode}")
+    if mode == raster.PREDICT_MED_EXACT and (entropy_name != "ans" or not models.exact):
+        raise error("exact-difference contexts need the range coder and Models(exact=True)")
+
+
 def encode_pixels(
     encoder: Encoder,
     values: np.ndarray,
@@ -272,14 +282,16 @@ def encode_pixels(
     bounds: Bounds,
     models: Models | None = None,
     version: int = FORMAT_VERSION,
-    med_only: bool = False,
+    med_only: int = raster.PREDICT_BLEND,
     block: np.ndarray | None = None,
 ) -> np.ndarray:
     """Code a slice's pixels with adaptive binary models (range coder), updating ``models``
     (None: fresh ones) with Huffman codes for Huffman encoders; returns the reconstruction
     the decoder will produce. ``version``: the container format whose rules apply (format 2:
     no Huffman pair symbols, no background skip; written only by tests now). ``med_only``
-    (format 3): predict with MED alone, no blend or bias correction. ``block``: each pixel's
+    (format 3): predict with MED alone, no blend or bias correction (``raster.PREDICT_MED``);
+    ``raster.PREDICT_MED_EXACT`` (format 4, range coder only, ``Models(exact=True)``): with
+    contexts of exact local differences. ``block``: each pixel's
     block-edge class (``blockgrid.classes``, format 3, range coder only) or None."""
     lo, hi = value_range
     height, width = values.shape
@@ -295,7 +307,8 @@ def encode_pixels(
     background = (x - lo <= bound) & coded  # such a pixel may be decoded as lo
     use_flag = int(background.sum()) * _FLAG_MIN_FRACTION >= int(coded.sum())
     encoder.add(np.array([int(use_flag)]), entropy.uniform(2))
-    models = models or Models()
+    models = models or Models(exact=med_only == raster.PREDICT_MED_EXACT)
+    _check_mode(med_only, models, encoder.entropy, ValueError)
     recon, errors, final_error, ref_array, default = _raster_state(x.size, refs, coded, value_range)
     if encoder.entropy == "huffman":
         t = models.tables
@@ -319,7 +332,7 @@ def encode_pixels(
     while True:
         start = raster.encode_slice(
             x, bound, coded, mask_flat, ref_array, lo, hi, bounds.roi != bounds.nroi, use_flag, ACTIVITY_BUCKETS,
-            N_ACTIVITY, models.states, _ADAPTIVE_STATES, rc_state, out, recon, errors, final_error,
+            N_ACTIVITY, models.states, models.n_ctx_states, rc_state, out, recon, errors, final_error,
             width, default, models.bias_sum, models.bias_cnt, start, version >= 3, med_only,
             _block_array(block),
         )
@@ -354,7 +367,7 @@ def decode_pixels(
     bounds: Bounds,
     models: Models | None = None,
     version: int = FORMAT_VERSION,
-    med_only: bool = False,
+    med_only: int = raster.PREDICT_BLEND,
     block: np.ndarray | None = None,
 ) -> np.ndarray:
     """Inverse of ``encode_pixels``; ``version`` 2 reads the pixels of a medroi 0.2 file."""
@@ -368,7 +381,8 @@ def decode_pixels(
             raise CorruptFileError("a constant-slice flag in a slice with uncoded pixels (damaged file)")
         return np.full((height, width), lo + _read_value(decoder, hi - lo), dtype=np.int64)
     use_flag = bool(decoder.read(1, entropy.uniform(2))[0])
-    models = models or Models()
+    models = models or Models(exact=med_only == raster.PREDICT_MED_EXACT)
+    _check_mode(med_only, models, decoder.entropy, CorruptFileError)
     recon, errors, final_error, ref_array, default = _raster_state(height * width, refs, coded, value_range)
     if decoder.entropy == "huffman":
         t = models.tables
@@ -385,7 +399,7 @@ def decode_pixels(
     rc_state, buf = rangecoder.new_decoder(_read_bytes(decoder))
     ok = raster.decode_slice(
         bound, coded, mask_flat, ref_array, lo, hi, bounds.roi != bounds.nroi, use_flag, ACTIVITY_BUCKETS,
-        N_ACTIVITY, models.states, _ADAPTIVE_STATES, rc_state, buf, recon, errors, final_error,
+        N_ACTIVITY, models.states, models.n_ctx_states, rc_state, buf, recon, errors, final_error,
         width, default, models.bias_sum, models.bias_cnt, version >= 3, med_only, _block_array(block),
     )
     if not ok or rangecoder.overran(rc_state):
