@@ -21,7 +21,8 @@ from medroi import __version__
 from medroi.codec import blockgrid, container, histogram, kept, limits
 from medroi.codec.entropy import Decoder, Encoder
 from medroi.codec.predictors import Predictor, network_references, reference_checksum
-from medroi.codec.slice_coder import Bounds, Models, decode_mask, decode_pixels, encode_mask, encode_pixels
+from medroi.codec.slice_coder import (HUFFMAN_MODEL, HUFFMAN_MODELS, Bounds, Models, decode_mask, decode_pixels,
+                                     encode_mask, encode_pixels)
 from medroi.errors import CorruptFileError, InvalidImageError, LossyInputError, ModelMismatchError
 
 SUPPORTED_DTYPES = ("uint8", "int8", "uint16", "int16", "uint32", "int32")
@@ -150,6 +151,8 @@ def compress(
     }
     if value_table is not None:
         header["value_table"] = histogram.encode_table(value_table)
+    if entropy == "huffman":  # the Huffman bitstream's revision (absent: 1, medroi 0.3.0)
+        header["huffman_model"] = HUFFMAN_MODEL
     network = network_references(predictor, slices, masks) if predictor is not None else None
     if network is not None:
         header["predictor"] = {**predictor.identity, "window": list(network.window)}
@@ -192,7 +195,7 @@ def _encode_chunks(slices, masks, network, value_table, coding_range, bounds, en
             check = reference_checksum(reference)
         values = slices[k] if value_table is None else histogram.to_ranks(slices[k], value_table)
         recon = encode_pixels(encoder, values, masks[k], references, coding_range, bounds, models,
-                              med_only=med_only, block=block)
+                              med_only=med_only, block=block, huffman_model=HUFFMAN_MODEL)
         chunks.append(check.to_bytes(4, "little") + encoder.finish())
         history = [recon] + history[:1]
         previous_mask = masks[k]
@@ -263,6 +266,10 @@ def _validated_header(parsed: container.Container) -> dict:
                                       or parsed.version < 3):
         raise CorruptFileError(f"file header is damaged: prediction {predictor['prediction']!r} for a "
                                f"{predictor['kind']} predictor in a format-{parsed.version} file")
+    model = header.get("huffman_model", 1)
+    if type(model) is not int or model not in HUFFMAN_MODELS or ("huffman_model" in header and entropy != "huffman"):
+        raise CorruptFileError(f"file header names Huffman model {model!r} for entropy {entropy!r}: "
+                               "damaged, or written by a newer medroi (upgrade medroi)")
     if None in bounds and predictor["kind"] != "network":
         raise CorruptFileError("file header is damaged: a bound of None (network only) without a network")
     if "value_table" in header:
@@ -324,6 +331,7 @@ class _SliceDecoder:
         self.entropy = header["entropy"]
         self.gop = header["gop"]
         self.med_only = header["predictor"].get("prediction") == "med"
+        self.huffman_model = header.get("huffman_model", 1)
         self.block = blockgrid.classes(self.slice_shape, header.get("block_grid"))
         self.network = None
         if header["predictor"]["kind"] == "network":
@@ -369,7 +377,8 @@ class _SliceDecoder:
                 )
             references = [reference] + references
         recon = decode_pixels(decoder, self.slice_shape, mask, references, self.value_range, self.bounds, models,
-                              version=self.parsed.version, med_only=self.med_only, block=self.block)
+                              version=self.parsed.version, med_only=self.med_only, block=self.block,
+                              huffman_model=self.huffman_model)
         decoder.check_exhausted()
         return recon, mask
 

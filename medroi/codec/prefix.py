@@ -107,7 +107,7 @@ class Tables:
     background-run tables."""
 
     def __init__(self, n_contexts: int, n_pair_symbols: int) -> None:
-        n = 2 * n_contexts + 2
+        n = 2 * n_contexts + 3
         self.counts = np.zeros((n, N_SYMBOLS), np.int64)
         self.lengths = np.zeros((n, N_SYMBOLS), np.int64)
         self.codes = np.zeros((n, N_SYMBOLS), np.int64)
@@ -116,7 +116,8 @@ class Tables:
         self.sorted = np.zeros((n, N_SYMBOLS), np.int64)
         self.alphabet = np.full(n, N_SYMBOLS, np.int64)
         self.alphabet[n_contexts : 2 * n_contexts] = n_pair_symbols
-        self.alphabet[-2:] = N_RUN_SYMBOLS
+        self.alphabet[2 * n_contexts : 2 * n_contexts + 2] = N_RUN_SYMBOLS  # flat runs, background runs
+        # the last table (Huffman model 2): a background run's length minus the row above's
         self.dirty = np.ones(n, np.bool_)
         rebuild(self.counts, self.lengths, self.codes, self.first, self.offset, self.sorted, self.alphabet, self.dirty)
 

@@ -366,6 +366,16 @@ def _run_value(j, c, width, recon):
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _background_end(recon, j, width, row_end, lo):
+    """Where the row above stops being background from column of ``j`` on (``row_end`` if it
+    does not): the predicted end of a background run starting at ``j`` (Huffman model 2)."""
+    k = j
+    while k < row_end and recon[k - width] == lo:
+        k += 1
+    return k
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _count_rebuild(counts, lengths, codes, first, offset, sorted_symbols, alphabet, dirty, c, s, n_symbols):
     """Count symbol ``s`` of table ``c``; rebuild the changed codes at a rebuild point."""
     counts[c, s] += 1
@@ -395,13 +405,14 @@ def _pair_eligible(pairs, j, c, width, ctx, n_activity, coded, bound, counts):
 @numba.njit(cache=True, nogil=True, error_model="numpy")
 def encode_slice_prefix(x, bound, coded, in_roi, refs, lo, hi, split, use_flag, buckets, n_activity, counts,
                         lengths, codes, first, offset, sorted_symbols, alphabet, dirty, st, out, recon, errors,
-                        final_error, width, default, bias_sum, bias_cnt, start, progress, pairs, med_only, block):
+                        final_error, width, default, bias_sum, bias_cnt, start, progress, pairs, med_only, block, model2):
     """``encode_slice`` with Huffman codes, JPEG-LS's run mode (flat and background runs)
     and, with ``pairs``, one symbol for two small residuals in quiet near-lossless contexts
     (alphabet extension); resumable at ``start`` with ``progress`` = [symbols coded, end of
     the current run, pixel that starts no run, the run's value]."""
     preds = np.zeros(errors.shape[1], np.int64)
-    run_table = counts.shape[0] - 1
+    run_table = 8 * n_activity + 1
+    predicted_run_table = run_table + 1
     pair_base = 4 * n_activity
     c = start % width
     j = start
@@ -415,16 +426,26 @@ def encode_slice_prefix(x, bound, coded, in_roi, refs, lo, hi, split, use_flag, 
             r = 0
             while j + r < row_end and coded[j + r] and abs(x[j + r] - run_value) <= bound[j + r]:
                 r += 1
-            cls = 0
-            while (r >> cls) > 0:
-                cls += 1
-            prefix.put_symbol(st, out, codes, lengths, table, cls)
-            if cls > 1:
-                prefix.put_bits(st, out, r - (np.int64(1) << (cls - 1)), cls - 1)
-            progress[0] = _count_rebuild(counts, lengths, codes, first, offset, sorted_symbols, alphabet, dirty, table, cls,
-                                         progress[0])
+            if model2 and run_value == lo and j >= width:
+                # the length minus where the row above's background ends: a few bits, not ~8
+                s, raw, n_raw = prefix.residual_symbol(r - (_background_end(recon, j, width, row_end, lo) - j))
+                prefix.put_symbol(st, out, codes, lengths, predicted_run_table, s)
+                if n_raw:
+                    prefix.put_bits(st, out, raw, n_raw)
+                progress[0] = _count_rebuild(counts, lengths, codes, first, offset, sorted_symbols, alphabet, dirty,
+                                             predicted_run_table, s, progress[0])
+            else:
+                cls = 0
+                while (r >> cls) > 0:
+                    cls += 1
+                prefix.put_symbol(st, out, codes, lengths, table, cls)
+                if cls > 1:
+                    prefix.put_bits(st, out, r - (np.int64(1) << (cls - 1)), cls - 1)
+                progress[0] = _count_rebuild(counts, lengths, codes, first, offset, sorted_symbols, alphabet, dirty,
+                                             table, cls, progress[0])
             progress[1] = j + r
-            progress[2] = j + r
+            # the pixel after a run is known to break it, unless the run reached the row's end (model 2)
+            progress[2] = j + r if not model2 or j + r < row_end else -1
             progress[3] = run_value
         e = bound[j]
         step = 2 * e + 1
@@ -493,10 +514,11 @@ def encode_slice_prefix(x, bound, coded, in_roi, refs, lo, hi, split, use_flag, 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
 def decode_slice_prefix(bound, coded, in_roi, refs, lo, hi, split, use_flag, buckets, n_activity, counts,
                         lengths, codes, first, offset, sorted_symbols, alphabet, dirty, st, buf, recon, errors,
-                        final_error, width, default, bias_sum, bias_cnt, pairs, med_only, block):
+                        final_error, width, default, bias_sum, bias_cnt, pairs, med_only, block, model2):
     """Inverse of ``encode_slice_prefix``; returns False on damaged data."""
     preds = np.zeros(errors.shape[1], np.int64)
-    run_table = counts.shape[0] - 1
+    run_table = 8 * n_activity + 1
+    predicted_run_table = run_table + 1
     pair_base = 4 * n_activity
     n_symbols = 0
     run_end = 0
@@ -508,21 +530,31 @@ def decode_slice_prefix(bound, coded, in_roi, refs, lo, hi, split, use_flag, buc
         run_value, starts_run = _run_value(j, c, width, recon)
         if coded[j] and j >= run_end and j != no_run and starts_run:
             table = run_table if run_value == lo else run_table - 1
-            cls = prefix.get_symbol(st, buf, first, offset, sorted_symbols, table)
-            if cls < 0:
-                return False
-            r = np.int64(0)
-            if cls >= 1:
-                r = (np.int64(1) << (cls - 1)) + prefix.get_bits(st, buf, cls - 1)
             row_end = (j // width + 1) * width
-            if j + r > row_end:
+            if model2 and run_value == lo and j >= width:
+                table = predicted_run_table
+                cls = prefix.get_symbol(st, buf, first, offset, sorted_symbols, table)
+                if cls < 0:
+                    return False
+                raw = np.int64(0)
+                if cls >= 2 * prefix.N_DIRECT + 2:
+                    raw = prefix.get_bits(st, buf, prefix.residual_bits(cls))
+                r = _background_end(recon, j, width, row_end, lo) - j + prefix.residual_value(cls, raw)
+            else:
+                cls = prefix.get_symbol(st, buf, first, offset, sorted_symbols, table)
+                if cls < 0:
+                    return False
+                r = np.int64(0)
+                if cls >= 1:
+                    r = (np.int64(1) << (cls - 1)) + prefix.get_bits(st, buf, cls - 1)
+            if r < 0 or j + r > row_end or st[3] > 8:
                 return False
             for k in range(j, j + r):
                 if not coded[k]:
                     return False
             n_symbols = _count_rebuild(counts, lengths, codes, first, offset, sorted_symbols, alphabet, dirty, table, cls, n_symbols)
             run_end = j + r
-            no_run = j + r
+            no_run = j + r if not model2 or j + r < row_end else -1
             current_run = run_value
         e = bound[j]
         step = 2 * e + 1

@@ -32,6 +32,11 @@ ACTIVITY_BUCKETS = np.searchsorted(ACTIVITY_THRESHOLDS, np.arange(ACTIVITY_THRES
 N_ADAPTIVE_CONTEXTS = 4 * blockgrid.N_CLASSES * N_ACTIVITY + 1
 N_FLAG_CONTEXTS = 15  # background neighbours (0-4) x reference (none / background / not)
 _ESCAPE_CHUNK_BITS = 16
+#: Huffman bitstream revision written (header "huffman_model"; files without it: 1, medroi 0.3.0).
+#: 2: a background run's length is coded relative to the row above's, and a run that reaches
+#: the row's end does not force the next pixel out of run mode
+HUFFMAN_MODEL = 2
+HUFFMAN_MODELS = (1, 2)
 
 MASK_P1 = np.array(entropy.BINARY_P1)
 N_MASK_CONTEXTS = 11
@@ -274,13 +279,15 @@ def encode_pixels(
     version: int = FORMAT_VERSION,
     med_only: bool = False,
     block: np.ndarray | None = None,
+    huffman_model: int = HUFFMAN_MODEL,
 ) -> np.ndarray:
     """Code a slice's pixels with adaptive binary models (range coder), updating ``models``
     (None: fresh ones) with Huffman codes for Huffman encoders; returns the reconstruction
     the decoder will produce. ``version``: the container format whose rules apply (format 2:
     no Huffman pair symbols, no background skip; written only by tests now). ``med_only``
     (format 3): predict with MED alone, no blend or bias correction. ``block``: each pixel's
-    block-edge class (``blockgrid.classes``, format 3, range coder only) or None."""
+    block-edge class (``blockgrid.classes``, format 3, range coder only) or None.
+    ``huffman_model``: the Huffman bitstream's revision (``HUFFMAN_MODEL``; 1: medroi 0.3.0)."""
     lo, hi = value_range
     height, width = values.shape
     x = values.ravel().astype(np.int64)
@@ -307,7 +314,7 @@ def encode_pixels(
                 x, bound, coded, mask_flat, ref_array, lo, hi, bounds.roi != bounds.nroi, use_flag,
                 ACTIVITY_BUCKETS, N_ACTIVITY, t.counts, t.lengths, t.codes, t.first, t.offset, t.sorted,
                 t.alphabet, t.dirty, bit_state, out, recon, errors, final_error, width, default, models.bias_sum,
-                models.bias_cnt, start, progress, version >= 3, med_only, _NO_BLOCK,
+                models.bias_cnt, start, progress, version >= 3, med_only, _NO_BLOCK, huffman_model >= 2,
             )
             if start >= x.size:
                 break
@@ -356,6 +363,7 @@ def decode_pixels(
     version: int = FORMAT_VERSION,
     med_only: bool = False,
     block: np.ndarray | None = None,
+    huffman_model: int = HUFFMAN_MODEL,
 ) -> np.ndarray:
     """Inverse of ``encode_pixels``; ``version`` 2 reads the pixels of a medroi 0.2 file."""
     lo, hi = value_range
@@ -377,7 +385,7 @@ def decode_pixels(
             bound, coded, mask_flat, ref_array, lo, hi, bounds.roi != bounds.nroi, use_flag, ACTIVITY_BUCKETS,
             N_ACTIVITY, t.counts, t.lengths, t.codes, t.first, t.offset, t.sorted, t.alphabet, t.dirty, bit_state,
             buf, recon, errors, final_error, width, default, models.bias_sum, models.bias_cnt, version >= 3, med_only,
-            _NO_BLOCK,
+            _NO_BLOCK, huffman_model >= 2,
         )
         if not ok or bit_state[3] > 0:
             raise CorruptFileError("a slice's pixel data is damaged or truncated")
