@@ -119,6 +119,7 @@ class Tables:
         self.alphabet[2 * n_contexts : 2 * n_contexts + 2] = N_RUN_SYMBOLS  # flat runs, background runs
         # the last table (Huffman model 2): a background run's length minus the row above's
         self.dirty = np.ones(n, np.bool_)
+        self.pair_stats = np.zeros((n_contexts, 2), np.int64)  # model 2: pair candidates seen, misfits among them
         rebuild(self.counts, self.lengths, self.codes, self.first, self.offset, self.sorted, self.alphabet, self.dirty)
 
 

@@ -35,6 +35,7 @@ N_PAIR_SYMBOLS = 13
 PAIR_LEVELS = 20  # activity levels (of 20) where pairs are tried
 PAIR_WARMUP = 32  # pair symbols seen in a context before its escape rate counts
 PAIR_MAX_ESCAPES = 4  # pairs stay on in a context while at most 1 in this many of its pair symbols escaped
+PAIR_STATS_LIMIT = 256  # model 2: candidates' outcomes are halved at this count
 _N_SIGN_BIAS = 9 * 4 * 4 * 20  # residual context (with block class) x signs of the W and N errors
 N_BIAS_CONTEXTS = _N_SIGN_BIAS + 256 * 4  # then CALIC texture x energy level (format 3, no references)
 N_PER_REFERENCE = 4
@@ -387,14 +388,36 @@ def _count_rebuild(counts, lengths, codes, first, offset, sorted_symbols, alphab
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy", inline="always")
-def _pair_eligible(pairs, j, c, width, ctx, n_activity, coded, bound, counts):
+def _pair_candidate(pairs, j, c, width, ctx, n_activity, coded, bound):
+    """Whether pixel ``j`` and its right neighbour are both coded with a bound > 0 (and
+    pairs are on, in a context level where they are tried)."""
+    return (pairs and c + 1 < width and bound[j] > 0 and ctx % n_activity < PAIR_LEVELS and coded[j + 1]
+            and bound[j + 1] > 0)
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _pair_outcome(pair_stats, ctx, bad):
+    """Model 2: count whether a pair candidate's first pixel fitted a pair (|q| <= 1, not
+    background), halving at ``PAIR_STATS_LIMIT``: a context whose pairs were switched off
+    keeps learning and switches them on again when its residuals get small."""
+    pair_stats[ctx, 0] += 1
+    pair_stats[ctx, 1] += bad
+    if pair_stats[ctx, 0] >= PAIR_STATS_LIMIT:
+        pair_stats[ctx, 0] //= 2
+        pair_stats[ctx, 1] //= 2
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _pair_eligible(pairs, j, c, width, ctx, n_activity, coded, bound, counts, model2, pair_stats):
     """Whether pixel ``j`` and its right neighbour may share one symbol: both coded with a
     bound > 0, in a quiet context (where a zero residual is so likely that a Huffman code,
     at least one bit per symbol, wastes most of a bit on each) whose pair table has not
-    seen too many escapes (busy contexts switch pairs off by themselves)."""
-    if not (pairs and c + 1 < width and bound[j] > 0 and ctx % n_activity < PAIR_LEVELS and coded[j + 1]
-            and bound[j + 1] > 0):
+    seen too many escapes (busy contexts switch pairs off by themselves; model 2: by the
+    recent outcomes of every candidate, so they can switch back on)."""
+    if not _pair_candidate(pairs, j, c, width, ctx, n_activity, coded, bound):
         return False
+    if model2:
+        return pair_stats[ctx, 0] < PAIR_WARMUP or PAIR_MAX_ESCAPES * pair_stats[ctx, 1] <= pair_stats[ctx, 0]
     table = 4 * n_activity + ctx
     total = 0
     for s in range(N_PAIR_SYMBOLS):
@@ -405,7 +428,7 @@ def _pair_eligible(pairs, j, c, width, ctx, n_activity, coded, bound, counts):
 @numba.njit(cache=True, nogil=True, error_model="numpy")
 def encode_slice_prefix(x, bound, coded, in_roi, refs, lo, hi, split, use_flag, buckets, n_activity, counts,
                         lengths, codes, first, offset, sorted_symbols, alphabet, dirty, st, out, recon, errors,
-                        final_error, width, default, bias_sum, bias_cnt, start, progress, pairs, med_only, block, model2):
+                        final_error, width, default, bias_sum, bias_cnt, start, progress, pairs, med_only, block, model2, pair_stats):
     """``encode_slice`` with Huffman codes, JPEG-LS's run mode (flat and background runs)
     and, with ``pairs``, one symbol for two small residuals in quiet near-lossless contexts
     (alphabet extension); resumable at ``start`` with ``progress`` = [symbols coded, end of
@@ -455,7 +478,8 @@ def encode_slice_prefix(x, bound, coded, in_roi, refs, lo, hi, split, use_flag, 
         if j < progress[1]:
             value = progress[3]
         elif coded[j]:
-            if _pair_eligible(pairs, j, c, width, ctx, n_activity, coded, bound, counts):
+            candidate = model2 and _pair_candidate(pairs, j, c, width, ctx, n_activity, coded, bound)
+            if _pair_eligible(pairs, j, c, width, ctx, n_activity, coded, bound, counts, model2, pair_stats):
                 table = pair_base + ctx
                 q = _quantize(x[j] - blended, e, step)
                 if (use_flag and x[j] - lo <= e) or q < -1 or q > 1:
@@ -485,6 +509,8 @@ def encode_slice_prefix(x, bound, coded, in_roi, refs, lo, hi, split, use_flag, 
                     prefix.put_symbol(st, out, codes, lengths, table, symbol)
                     progress[0] = _count_rebuild(counts, lengths, codes, first, offset, sorted_symbols, alphabet,
                                                  dirty, table, symbol, progress[0])
+                    if candidate:
+                        _pair_outcome(pair_stats, ctx, 0)
                     j += advance
                     c += advance
                     if c == width:
@@ -501,6 +527,8 @@ def encode_slice_prefix(x, bound, coded, in_roi, refs, lo, hi, split, use_flag, 
             if n_raw:
                 prefix.put_bits(st, out, raw, n_raw)
             progress[0] = _count_rebuild(counts, lengths, codes, first, offset, sorted_symbols, alphabet, dirty, ctx, s, progress[0])
+            if candidate:  # symbols 1-3: q = 0, 1, -1
+                _pair_outcome(pair_stats, ctx, 1 if s == prefix.SYM_BACKGROUND or s > 3 else 0)
         else:
             value = recon[j]
         _store(j, value, blended, preds, recon, errors, final_error, bias_ctx, bias_sum, bias_cnt)
@@ -514,7 +542,7 @@ def encode_slice_prefix(x, bound, coded, in_roi, refs, lo, hi, split, use_flag, 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
 def decode_slice_prefix(bound, coded, in_roi, refs, lo, hi, split, use_flag, buckets, n_activity, counts,
                         lengths, codes, first, offset, sorted_symbols, alphabet, dirty, st, buf, recon, errors,
-                        final_error, width, default, bias_sum, bias_cnt, pairs, med_only, block, model2):
+                        final_error, width, default, bias_sum, bias_cnt, pairs, med_only, block, model2, pair_stats):
     """Inverse of ``encode_slice_prefix``; returns False on damaged data."""
     preds = np.zeros(errors.shape[1], np.int64)
     run_table = 8 * n_activity + 1
@@ -564,7 +592,8 @@ def decode_slice_prefix(bound, coded, in_roi, refs, lo, hi, split, use_flag, buc
         if j < run_end:
             value = current_run
         elif coded[j]:
-            if _pair_eligible(pairs, j, c, width, ctx, n_activity, coded, bound, counts):
+            candidate = model2 and _pair_candidate(pairs, j, c, width, ctx, n_activity, coded, bound)
+            if _pair_eligible(pairs, j, c, width, ctx, n_activity, coded, bound, counts, model2, pair_stats):
                 table = pair_base + ctx
                 symbol = prefix.get_symbol(st, buf, first, offset, sorted_symbols, table)
                 if symbol < 0 or symbol >= N_PAIR_SYMBOLS or st[3] > 8:
@@ -572,6 +601,8 @@ def decode_slice_prefix(bound, coded, in_roi, refs, lo, hi, split, use_flag, buc
                 n_symbols = _count_rebuild(counts, lengths, codes, first, offset, sorted_symbols, alphabet, dirty,
                                            table, symbol, n_symbols)
                 if symbol != PAIR_ESCAPE:
+                    if candidate:
+                        _pair_outcome(pair_stats, ctx, 0)
                     q = symbol - PAIR_HALF - 1 if symbol >= PAIR_HALF else symbol // 3 - 1
                     _store(j, _clip(blended + q * step, lo, hi), blended, preds, recon, errors, final_error, bias_ctx,
                            bias_sum, bias_cnt)
@@ -606,6 +637,8 @@ def decode_slice_prefix(bound, coded, in_roi, refs, lo, hi, split, use_flag, buc
                 q = prefix.residual_value(s, raw)
                 value = _clip(blended + q * step, lo, hi)
             n_symbols = _count_rebuild(counts, lengths, codes, first, offset, sorted_symbols, alphabet, dirty, ctx, s, n_symbols)
+            if candidate:
+                _pair_outcome(pair_stats, ctx, 1 if s == prefix.SYM_BACKGROUND or s > 3 else 0)
         else:
             value = recon[j]
         _store(j, value, blended, preds, recon, errors, final_error, bias_ctx, bias_sum, bias_cnt)

@@ -314,7 +314,7 @@ def encode_pixels(
                 x, bound, coded, mask_flat, ref_array, lo, hi, bounds.roi != bounds.nroi, use_flag,
                 ACTIVITY_BUCKETS, N_ACTIVITY, t.counts, t.lengths, t.codes, t.first, t.offset, t.sorted,
                 t.alphabet, t.dirty, bit_state, out, recon, errors, final_error, width, default, models.bias_sum,
-                models.bias_cnt, start, progress, version >= 3, med_only, _NO_BLOCK, huffman_model >= 2,
+                models.bias_cnt, start, progress, version >= 3, med_only, _NO_BLOCK, huffman_model >= 2, t.pair_stats,
             )
             if start >= x.size:
                 break
@@ -385,7 +385,7 @@ def decode_pixels(
             bound, coded, mask_flat, ref_array, lo, hi, bounds.roi != bounds.nroi, use_flag, ACTIVITY_BUCKETS,
             N_ACTIVITY, t.counts, t.lengths, t.codes, t.first, t.offset, t.sorted, t.alphabet, t.dirty, bit_state,
             buf, recon, errors, final_error, width, default, models.bias_sum, models.bias_cnt, version >= 3, med_only,
-            _NO_BLOCK, huffman_model >= 2,
+            _NO_BLOCK, huffman_model >= 2, t.pair_stats,
         )
         if not ok or bit_state[3] > 0:
             raise CorruptFileError("a slice's pixel data is damaged or truncated")
