@@ -183,9 +183,9 @@ def _encode_chunks(slices, masks, network, value_table, coding_range, bounds, en
         encoder = Encoder(entropy)
         first_of_group = k % gop == 0
         ref_mask = None if first_of_group else previous_mask
-        encode_mask(encoder, masks[k], ref_mask)
         if first_of_group:
             history, models = [], Models()
+        encode_mask(encoder, masks[k], ref_mask, HUFFMAN_MODEL, models)
         references = _temporal_references(history)
         check = 0
         if network is not None:
@@ -366,7 +366,7 @@ class _SliceDecoder:
         if len(chunk) < 4:
             raise CorruptFileError(f"chunk {k} is truncated")
         decoder = Decoder(chunk[4:], self.entropy)
-        mask = decode_mask(decoder, self.slice_shape, previous_mask)
+        mask = decode_mask(decoder, self.slice_shape, previous_mask, self.huffman_model, models)
         references = _temporal_references(history)
         if self.network is not None:
             reference = self.network.decode_reference(decoder, k)

@@ -63,8 +63,10 @@ def _mask_contexts(mask_flat: np.ndarray, ref_flat: np.ndarray | None, passes) -
     return contexts
 
 
-def encode_mask(encoder: Encoder, mask: np.ndarray, ref_mask: np.ndarray | None) -> None:
-    """Code a boolean mask; ``ref_mask`` (the previous slice's) sharpens the contexts."""
+def encode_mask(encoder: Encoder, mask: np.ndarray, ref_mask: np.ndarray | None, huffman_model: int = 1,
+                models: Models | None = None) -> None:
+    """Code a boolean mask; ``ref_mask`` (the previous slice's) sharpens the contexts.
+    Huffman files: deflated (model 1) or, model 2, coded as a 0/1 image by the pixel coder."""
     if not mask.any():
         encoder.add(np.array([0]), entropy.uniform(3))
         return
@@ -73,7 +75,11 @@ def encode_mask(encoder: Encoder, mask: np.ndarray, ref_mask: np.ndarray | None)
         return
     encoder.add(np.array([2]), entropy.uniform(3))
     if encoder.entropy == "huffman":
-        _emit_bytes(encoder, _deflate_mask(mask, ref_mask))
+        if huffman_model >= 2:  # run mode and the previous mask as reference: ~1/4 of the deflated bytes
+            encode_pixels(encoder, mask.astype(np.int64), *_mask_as_image(mask.shape, ref_mask),
+                          (models or Models()).masks, huffman_model=huffman_model)
+        else:
+            _emit_bytes(encoder, _deflate_mask(mask, ref_mask))
         return
     flat = mask.ravel().astype(np.int64)
     ref = None if ref_mask is None else ref_mask.ravel().astype(np.int64)
@@ -98,7 +104,15 @@ def encode_mask(encoder: Encoder, mask: np.ndarray, ref_mask: np.ndarray | None)
             encoder.add(bits[start:stop], entropy.binary(choice[c]))
 
 
-def decode_mask(decoder: Decoder, shape: tuple[int, int], ref_mask: np.ndarray | None) -> np.ndarray:
+def _mask_as_image(shape: tuple[int, int], ref_mask: np.ndarray | None):
+    """``encode_pixels``' arguments after the values for a mask coded as an image: no ROI,
+    the previous mask as reference, values 0..1, lossless."""
+    references = [] if ref_mask is None else [ref_mask.astype(np.int64)]
+    return np.zeros(shape, dtype=bool), references, (0, 1), Bounds(0, 0)
+
+
+def decode_mask(decoder: Decoder, shape: tuple[int, int], ref_mask: np.ndarray | None,
+                huffman_model: int = 1, models: Models | None = None) -> np.ndarray:
     """Inverse of ``encode_mask``."""
     mode = int(decoder.read(1, entropy.uniform(3))[0])
     if mode == 0:
@@ -106,6 +120,9 @@ def decode_mask(decoder: Decoder, shape: tuple[int, int], ref_mask: np.ndarray |
     if mode == 1:
         return np.ones(shape, dtype=bool)
     if decoder.entropy == "huffman":
+        if huffman_model >= 2:
+            return decode_pixels(decoder, shape, *_mask_as_image(shape, ref_mask), (models or Models()).masks,
+                                 huffman_model=huffman_model) > 0
         return _inflate_mask(_read_bytes(decoder), shape, ref_mask)
     choice = decoder.read(N_MASK_CONTEXTS, entropy.uniform(len(MASK_P1)))
     flat = np.zeros(shape[0] * shape[1], dtype=np.int64)
@@ -234,6 +251,14 @@ class Models:
         self.bias_sum = np.zeros(raster.N_BIAS_CONTEXTS, dtype=np.int64)
         self.bias_cnt = np.zeros(raster.N_BIAS_CONTEXTS, dtype=np.int64)
         self._tables: prefix.Tables | None = None
+        self._masks: Models | None = None
+
+    @property
+    def masks(self) -> Models:
+        """The models of the group's masks when they are coded as images (Huffman model 2)."""
+        if self._masks is None:
+            self._masks = Models()
+        return self._masks
 
     @property
     def tables(self) -> prefix.Tables:
