@@ -107,7 +107,7 @@ class Tables:
     background-run tables."""
 
     def __init__(self, n_contexts: int, n_pair_symbols: int) -> None:
-        n = 2 * n_contexts + 3
+        n = 2 * n_contexts + 4
         self.counts = np.zeros((n, N_SYMBOLS), np.int64)
         self.lengths = np.zeros((n, N_SYMBOLS), np.int64)
         self.codes = np.zeros((n, N_SYMBOLS), np.int64)
@@ -117,7 +117,7 @@ class Tables:
         self.alphabet = np.full(n, N_SYMBOLS, np.int64)
         self.alphabet[n_contexts : 2 * n_contexts] = n_pair_symbols
         self.alphabet[2 * n_contexts : 2 * n_contexts + 2] = N_RUN_SYMBOLS  # flat runs, background runs
-        # the last table (Huffman model 2): a background run's length minus the row above's
+        # the last two (Huffman model 2): a background / flat run's length minus the row above's
         self.dirty = np.ones(n, np.bool_)
         self.pair_stats = np.zeros((n_contexts, 2), np.int64)  # model 2: pair candidates seen, misfits among them
         rebuild(self.counts, self.lengths, self.codes, self.first, self.offset, self.sorted, self.alphabet, self.dirty)

@@ -449,14 +449,15 @@ def encode_slice_prefix(x, bound, coded, in_roi, refs, lo, hi, split, use_flag, 
             r = 0
             while j + r < row_end and coded[j + r] and abs(x[j + r] - run_value) <= bound[j + r]:
                 r += 1
-            if model2 and run_value == lo and j >= width:
-                # the length minus where the row above's background ends: a few bits, not ~8
-                s, raw, n_raw = prefix.residual_symbol(r - (_background_end(recon, j, width, row_end, lo) - j))
-                prefix.put_symbol(st, out, codes, lengths, predicted_run_table, s)
+            if model2 and j >= width:
+                # the length minus where the row above stops being the run's value: a few bits, not ~8
+                s, raw, n_raw = prefix.residual_symbol(r - (_background_end(recon, j, width, row_end, run_value) - j))
+                table = predicted_run_table + (run_value != lo)
+                prefix.put_symbol(st, out, codes, lengths, table, s)
                 if n_raw:
                     prefix.put_bits(st, out, raw, n_raw)
                 progress[0] = _count_rebuild(counts, lengths, codes, first, offset, sorted_symbols, alphabet, dirty,
-                                             predicted_run_table, s, progress[0])
+                                             table, s, progress[0])
             else:
                 cls = 0
                 while (r >> cls) > 0:
@@ -559,15 +560,15 @@ def decode_slice_prefix(bound, coded, in_roi, refs, lo, hi, split, use_flag, buc
         if coded[j] and j >= run_end and j != no_run and starts_run:
             table = run_table if run_value == lo else run_table - 1
             row_end = (j // width + 1) * width
-            if model2 and run_value == lo and j >= width:
-                table = predicted_run_table
+            if model2 and j >= width:
+                table = predicted_run_table + (run_value != lo)
                 cls = prefix.get_symbol(st, buf, first, offset, sorted_symbols, table)
                 if cls < 0:
                     return False
                 raw = np.int64(0)
                 if cls >= 2 * prefix.N_DIRECT + 2:
                     raw = prefix.get_bits(st, buf, prefix.residual_bits(cls))
-                r = _background_end(recon, j, width, row_end, lo) - j + prefix.residual_value(cls, raw)
+                r = _background_end(recon, j, width, row_end, run_value) - j + prefix.residual_value(cls, raw)
             else:
                 cls = prefix.get_symbol(st, buf, first, offset, sorted_symbols, table)
                 if cls < 0:
