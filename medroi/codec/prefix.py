@@ -107,7 +107,7 @@ class Tables:
     background-run tables."""
 
     def __init__(self, n_contexts: int, n_pair_symbols: int) -> None:
-        n = 2 * n_contexts + 4
+        n = 2 * n_contexts + 5
         self.counts = np.zeros((n, N_SYMBOLS), np.int64)
         self.lengths = np.zeros((n, N_SYMBOLS), np.int64)
         self.codes = np.zeros((n, N_SYMBOLS), np.int64)
@@ -117,7 +117,9 @@ class Tables:
         self.alphabet = np.full(n, N_SYMBOLS, np.int64)
         self.alphabet[n_contexts : 2 * n_contexts] = n_pair_symbols
         self.alphabet[2 * n_contexts : 2 * n_contexts + 2] = N_RUN_SYMBOLS  # flat runs, background runs
-        # the last two (Huffman model 2): a background / flat run's length minus the row above's
+        # then (Huffman model 2) a background / flat run's length minus the row above's, and how
+        # many whole rows repeat the row above's value
+        self.alphabet[-1] = N_RUN_SYMBOLS
         self.dirty = np.ones(n, np.bool_)
         self.pair_stats = np.zeros((n_contexts, 2), np.int64)  # model 2: pair candidates seen, misfits among them
         rebuild(self.counts, self.lengths, self.codes, self.first, self.offset, self.sorted, self.alphabet, self.dirty)

@@ -377,6 +377,32 @@ def _background_end(recon, j, width, row_end, lo):
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _length_class(r):
+    """A run length's class: its bit length (0 for 0)."""
+    cls = 0
+    while (r >> cls) > 0:
+        cls += 1
+    return cls
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _put_length(st, out, codes, lengths, table, r):
+    """A run length: its class in ``table``, then the bits below the leading one."""
+    cls = _length_class(r)
+    prefix.put_symbol(st, out, codes, lengths, table, cls)
+    if cls > 1:
+        prefix.put_bits(st, out, r - (np.int64(1) << (cls - 1)), cls - 1)
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _get_length(st, buf, cls):
+    """Inverse of ``_put_length`` once the class is read."""
+    if cls < 1:
+        return np.int64(0)
+    return (np.int64(1) << (cls - 1)) + prefix.get_bits(st, buf, cls - 1)
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _count_rebuild(counts, lengths, codes, first, offset, sorted_symbols, alphabet, dirty, c, s, n_symbols):
     """Count symbol ``s`` of table ``c``; rebuild the changed codes at a rebuild point."""
     counts[c, s] += 1
@@ -432,10 +458,11 @@ def encode_slice_prefix(x, bound, coded, in_roi, refs, lo, hi, split, use_flag, 
     """``encode_slice`` with Huffman codes, JPEG-LS's run mode (flat and background runs)
     and, with ``pairs``, one symbol for two small residuals in quiet near-lossless contexts
     (alphabet extension); resumable at ``start`` with ``progress`` = [symbols coded, end of
-    the current run, pixel that starts no run, the run's value]."""
+    the current run, pixel that starts no run, the run's value, pixel that starts no whole-row run]."""
     preds = np.zeros(errors.shape[1], np.int64)
     run_table = 8 * n_activity + 1
     predicted_run_table = run_table + 1
+    rows_table = run_table + 3
     pair_base = 4 * n_activity
     c = start % width
     j = start
@@ -446,30 +473,48 @@ def encode_slice_prefix(x, bound, coded, in_roi, refs, lo, hi, split, use_flag, 
         if coded[j] and j >= progress[1] and j != progress[2] and starts_run:
             table = run_table if run_value == lo else run_table - 1
             row_end = (j // width + 1) * width
-            r = 0
-            while j + r < row_end and coded[j + r] and abs(x[j + r] - run_value) <= bound[j + r]:
-                r += 1
-            if model2 and j >= width:
-                # the length minus where the row above stops being the run's value: a few bits, not ~8
-                s, raw, n_raw = prefix.residual_symbol(r - (_background_end(recon, j, width, row_end, run_value) - j))
-                table = predicted_run_table + (run_value != lo)
-                prefix.put_symbol(st, out, codes, lengths, table, s)
-                if n_raw:
-                    prefix.put_bits(st, out, raw, n_raw)
+            rows = 0
+            if (model2 and c == 0 and j >= width and j != progress[4]
+                    and _background_end(recon, j, width, row_end, run_value) == row_end):
+                # the row above repeats the value throughout: how many whole rows do too (one
+                # symbol for the background above and below a brain, not one per row)
+                while j + (rows + 1) * width <= x.size:
+                    k = j + rows * width
+                    full = True
+                    for i in range(k, k + width):
+                        if not coded[i] or abs(x[i] - run_value) > bound[i]:
+                            full = False
+                            break
+                    if not full:
+                        break
+                    rows += 1
+                _put_length(st, out, codes, lengths, rows_table, rows)
                 progress[0] = _count_rebuild(counts, lengths, codes, first, offset, sorted_symbols, alphabet, dirty,
-                                             table, s, progress[0])
+                                             rows_table, _length_class(rows), progress[0])
+            if rows > 0:
+                r = rows * width
+                progress[2] = -1
+                progress[4] = j + r  # its row is not whole: no rows symbol there
             else:
-                cls = 0
-                while (r >> cls) > 0:
-                    cls += 1
-                prefix.put_symbol(st, out, codes, lengths, table, cls)
-                if cls > 1:
-                    prefix.put_bits(st, out, r - (np.int64(1) << (cls - 1)), cls - 1)
-                progress[0] = _count_rebuild(counts, lengths, codes, first, offset, sorted_symbols, alphabet, dirty,
-                                             table, cls, progress[0])
+                r = 0
+                while j + r < row_end and coded[j + r] and abs(x[j + r] - run_value) <= bound[j + r]:
+                    r += 1
+                if model2 and j >= width:
+                    # the length minus where the row above stops being the run's value: a few bits, not ~8
+                    s, raw, n_raw = prefix.residual_symbol(r - (_background_end(recon, j, width, row_end, run_value) - j))
+                    table = predicted_run_table + (run_value != lo)
+                    prefix.put_symbol(st, out, codes, lengths, table, s)
+                    if n_raw:
+                        prefix.put_bits(st, out, raw, n_raw)
+                    progress[0] = _count_rebuild(counts, lengths, codes, first, offset, sorted_symbols, alphabet,
+                                                 dirty, table, s, progress[0])
+                else:
+                    _put_length(st, out, codes, lengths, table, r)
+                    progress[0] = _count_rebuild(counts, lengths, codes, first, offset, sorted_symbols, alphabet,
+                                                 dirty, table, _length_class(r), progress[0])
+                # the pixel after a run is known to break it, unless the run reached the row's end (model 2)
+                progress[2] = j + r if not model2 or j + r < row_end else -1
             progress[1] = j + r
-            # the pixel after a run is known to break it, unless the run reached the row's end (model 2)
-            progress[2] = j + r if not model2 or j + r < row_end else -1
             progress[3] = run_value
         e = bound[j]
         step = 2 * e + 1
@@ -548,10 +593,12 @@ def decode_slice_prefix(bound, coded, in_roi, refs, lo, hi, split, use_flag, buc
     preds = np.zeros(errors.shape[1], np.int64)
     run_table = 8 * n_activity + 1
     predicted_run_table = run_table + 1
+    rows_table = run_table + 3
     pair_base = 4 * n_activity
     n_symbols = 0
     run_end = 0
     no_run = -1
+    no_rows = -1
     current_run = lo
     c = 0
     j = 0
@@ -560,30 +607,47 @@ def decode_slice_prefix(bound, coded, in_roi, refs, lo, hi, split, use_flag, buc
         if coded[j] and j >= run_end and j != no_run and starts_run:
             table = run_table if run_value == lo else run_table - 1
             row_end = (j // width + 1) * width
-            if model2 and j >= width:
-                table = predicted_run_table + (run_value != lo)
-                cls = prefix.get_symbol(st, buf, first, offset, sorted_symbols, table)
+            rows = np.int64(0)
+            if (model2 and c == 0 and j >= width and j != no_rows
+                    and _background_end(recon, j, width, row_end, run_value) == row_end):
+                cls = prefix.get_symbol(st, buf, first, offset, sorted_symbols, rows_table)
                 if cls < 0:
                     return False
-                raw = np.int64(0)
-                if cls >= 2 * prefix.N_DIRECT + 2:
-                    raw = prefix.get_bits(st, buf, prefix.residual_bits(cls))
-                r = _background_end(recon, j, width, row_end, run_value) - j + prefix.residual_value(cls, raw)
+                rows = _get_length(st, buf, cls)
+                n_symbols = _count_rebuild(counts, lengths, codes, first, offset, sorted_symbols, alphabet, dirty,
+                                           rows_table, cls, n_symbols)
+            if rows > 0:
+                r = rows * width
+                if j + r > recon.size:
+                    return False
+                no_run = -1
+                no_rows = j + r
             else:
-                cls = prefix.get_symbol(st, buf, first, offset, sorted_symbols, table)
-                if cls < 0:
+                if model2 and j >= width:
+                    table = predicted_run_table + (run_value != lo)
+                    cls = prefix.get_symbol(st, buf, first, offset, sorted_symbols, table)
+                    if cls < 0:
+                        return False
+                    raw = np.int64(0)
+                    if cls >= 2 * prefix.N_DIRECT + 2:
+                        raw = prefix.get_bits(st, buf, prefix.residual_bits(cls))
+                    r = _background_end(recon, j, width, row_end, run_value) - j + prefix.residual_value(cls, raw)
+                else:
+                    cls = prefix.get_symbol(st, buf, first, offset, sorted_symbols, table)
+                    if cls < 0:
+                        return False
+                    r = _get_length(st, buf, cls)
+                if r < 0 or j + r > row_end:
                     return False
-                r = np.int64(0)
-                if cls >= 1:
-                    r = (np.int64(1) << (cls - 1)) + prefix.get_bits(st, buf, cls - 1)
-            if r < 0 or j + r > row_end or st[3] > 8:
+                n_symbols = _count_rebuild(counts, lengths, codes, first, offset, sorted_symbols, alphabet, dirty,
+                                           table, cls, n_symbols)
+                no_run = j + r if not model2 or j + r < row_end else -1
+            if st[3] > 8:
                 return False
             for k in range(j, j + r):
                 if not coded[k]:
                     return False
-            n_symbols = _count_rebuild(counts, lengths, codes, first, offset, sorted_symbols, alphabet, dirty, table, cls, n_symbols)
             run_end = j + r
-            no_run = j + r if not model2 or j + r < row_end else -1
             current_run = run_value
         e = bound[j]
         step = 2 * e + 1

@@ -332,8 +332,8 @@ def encode_pixels(
     if encoder.entropy == "huffman":
         t = models.tables
         bit_state, out = prefix.new_writer(x.size // 2)
-        start, progress = 0, np.zeros(4, dtype=np.int64)
-        progress[2] = -1
+        start, progress = 0, np.zeros(5, dtype=np.int64)
+        progress[2] = progress[4] = -1
         while True:
             start = raster.encode_slice_prefix(
                 x, bound, coded, mask_flat, ref_array, lo, hi, bounds.roi != bounds.nroi, use_flag,
