@@ -35,6 +35,7 @@ N_PAIR_SYMBOLS = 13
 PAIR_LEVELS = 20  # activity levels (of 20) where pairs are tried
 PAIR_WARMUP = 32  # pair symbols seen in a context before its escape rate counts
 PAIR_MAX_ESCAPES = 4  # pairs stay on in a context while at most 1 in this many of its pair symbols escaped
+COUNT_WEIGHT_2 = 4  # model 2: a coded symbol counts this much against the prior of 1 per symbol
 PAIR_STATS_LIMIT = 256  # model 2: candidates' outcomes are halved at this count
 _N_SIGN_BIAS = 9 * 4 * 4 * 20  # residual context (with block class) x signs of the W and N errors
 N_BIAS_CONTEXTS = _N_SIGN_BIAS + 256 * 4  # then CALIC texture x energy level (format 3, no references)
@@ -403,9 +404,10 @@ def _get_length(st, buf, cls):
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy", inline="always")
-def _count_rebuild(counts, lengths, codes, first, offset, sorted_symbols, alphabet, dirty, c, s, n_symbols):
-    """Count symbol ``s`` of table ``c``; rebuild the changed codes at a rebuild point."""
-    counts[c, s] += 1
+def _count_rebuild(counts, lengths, codes, first, offset, sorted_symbols, alphabet, dirty, inc, c, s, n_symbols):
+    """Count symbol ``s`` of table ``c`` (``inc`` times: the weight of the data against the
+    codes' prior of 1 per symbol); rebuild the changed codes at a rebuild point."""
+    counts[c, s] += inc
     dirty[c] = True
     n_symbols += 1
     if prefix.is_rebuild_point(n_symbols):
@@ -461,6 +463,7 @@ def encode_slice_prefix(x, bound, coded, in_roi, refs, lo, hi, split, use_flag, 
     the current run, pixel that starts no run, the run's value, pixel that starts no whole-row run]."""
     preds = np.zeros(errors.shape[1], np.int64)
     run_table = 8 * n_activity + 1
+    inc = COUNT_WEIGHT_2 if model2 else 1
     predicted_run_table = run_table + 1
     rows_table = run_table + 3
     pair_base = 4 * n_activity
@@ -489,7 +492,7 @@ def encode_slice_prefix(x, bound, coded, in_roi, refs, lo, hi, split, use_flag, 
                         break
                     rows += 1
                 _put_length(st, out, codes, lengths, rows_table, rows)
-                progress[0] = _count_rebuild(counts, lengths, codes, first, offset, sorted_symbols, alphabet, dirty,
+                progress[0] = _count_rebuild(counts, lengths, codes, first, offset, sorted_symbols, alphabet, dirty, inc,
                                              rows_table, _length_class(rows), progress[0])
             if rows > 0:
                 r = rows * width
@@ -507,11 +510,11 @@ def encode_slice_prefix(x, bound, coded, in_roi, refs, lo, hi, split, use_flag, 
                     if n_raw:
                         prefix.put_bits(st, out, raw, n_raw)
                     progress[0] = _count_rebuild(counts, lengths, codes, first, offset, sorted_symbols, alphabet,
-                                                 dirty, table, s, progress[0])
+                                                 dirty, inc, table, s, progress[0])
                 else:
                     _put_length(st, out, codes, lengths, table, r)
                     progress[0] = _count_rebuild(counts, lengths, codes, first, offset, sorted_symbols, alphabet,
-                                                 dirty, table, _length_class(r), progress[0])
+                                                 dirty, inc, table, _length_class(r), progress[0])
                 # the pixel after a run is known to break it, unless the run reached the row's end (model 2)
                 progress[2] = j + r if not model2 or j + r < row_end else -1
             progress[1] = j + r
@@ -531,7 +534,7 @@ def encode_slice_prefix(x, bound, coded, in_roi, refs, lo, hi, split, use_flag, 
                 if (use_flag and x[j] - lo <= e) or q < -1 or q > 1:
                     prefix.put_symbol(st, out, codes, lengths, table, PAIR_ESCAPE)  # j alone, below
                     progress[0] = _count_rebuild(counts, lengths, codes, first, offset, sorted_symbols, alphabet,
-                                                 dirty, table, PAIR_ESCAPE, progress[0])
+                                                 dirty, inc, table, PAIR_ESCAPE, progress[0])
                 else:
                     # j is final before j + 1 is predicted (the decoder does the same)
                     _store(j, _clip(blended + q * step, lo, hi), blended, preds, recon, errors, final_error,
@@ -554,7 +557,7 @@ def encode_slice_prefix(x, bound, coded, in_roi, refs, lo, hi, split, use_flag, 
                         advance = 2
                     prefix.put_symbol(st, out, codes, lengths, table, symbol)
                     progress[0] = _count_rebuild(counts, lengths, codes, first, offset, sorted_symbols, alphabet,
-                                                 dirty, table, symbol, progress[0])
+                                                 dirty, inc, table, symbol, progress[0])
                     if candidate:
                         _pair_outcome(pair_stats, ctx, 0)
                     j += advance
@@ -572,7 +575,7 @@ def encode_slice_prefix(x, bound, coded, in_roi, refs, lo, hi, split, use_flag, 
             prefix.put_symbol(st, out, codes, lengths, ctx, s)
             if n_raw:
                 prefix.put_bits(st, out, raw, n_raw)
-            progress[0] = _count_rebuild(counts, lengths, codes, first, offset, sorted_symbols, alphabet, dirty, ctx, s, progress[0])
+            progress[0] = _count_rebuild(counts, lengths, codes, first, offset, sorted_symbols, alphabet, dirty, inc, ctx, s, progress[0])
             if candidate:  # symbols 1-3: q = 0, 1, -1
                 _pair_outcome(pair_stats, ctx, 1 if s == prefix.SYM_BACKGROUND or s > 3 else 0)
         else:
@@ -592,6 +595,7 @@ def decode_slice_prefix(bound, coded, in_roi, refs, lo, hi, split, use_flag, buc
     """Inverse of ``encode_slice_prefix``; returns False on damaged data."""
     preds = np.zeros(errors.shape[1], np.int64)
     run_table = 8 * n_activity + 1
+    inc = COUNT_WEIGHT_2 if model2 else 1
     predicted_run_table = run_table + 1
     rows_table = run_table + 3
     pair_base = 4 * n_activity
@@ -614,7 +618,7 @@ def decode_slice_prefix(bound, coded, in_roi, refs, lo, hi, split, use_flag, buc
                 if cls < 0:
                     return False
                 rows = _get_length(st, buf, cls)
-                n_symbols = _count_rebuild(counts, lengths, codes, first, offset, sorted_symbols, alphabet, dirty,
+                n_symbols = _count_rebuild(counts, lengths, codes, first, offset, sorted_symbols, alphabet, dirty, inc,
                                            rows_table, cls, n_symbols)
             if rows > 0:
                 r = rows * width
@@ -639,7 +643,7 @@ def decode_slice_prefix(bound, coded, in_roi, refs, lo, hi, split, use_flag, buc
                     r = _get_length(st, buf, cls)
                 if r < 0 or j + r > row_end:
                     return False
-                n_symbols = _count_rebuild(counts, lengths, codes, first, offset, sorted_symbols, alphabet, dirty,
+                n_symbols = _count_rebuild(counts, lengths, codes, first, offset, sorted_symbols, alphabet, dirty, inc,
                                            table, cls, n_symbols)
                 no_run = j + r if not model2 or j + r < row_end else -1
             if st[3] > 8:
@@ -663,7 +667,7 @@ def decode_slice_prefix(bound, coded, in_roi, refs, lo, hi, split, use_flag, buc
                 symbol = prefix.get_symbol(st, buf, first, offset, sorted_symbols, table)
                 if symbol < 0 or symbol >= N_PAIR_SYMBOLS or st[3] > 8:
                     return False
-                n_symbols = _count_rebuild(counts, lengths, codes, first, offset, sorted_symbols, alphabet, dirty,
+                n_symbols = _count_rebuild(counts, lengths, codes, first, offset, sorted_symbols, alphabet, dirty, inc,
                                            table, symbol, n_symbols)
                 if symbol != PAIR_ESCAPE:
                     if candidate:
@@ -701,7 +705,7 @@ def decode_slice_prefix(bound, coded, in_roi, refs, lo, hi, split, use_flag, buc
                     raw = prefix.get_bits(st, buf, prefix.residual_bits(s))
                 q = prefix.residual_value(s, raw)
                 value = _clip(blended + q * step, lo, hi)
-            n_symbols = _count_rebuild(counts, lengths, codes, first, offset, sorted_symbols, alphabet, dirty, ctx, s, n_symbols)
+            n_symbols = _count_rebuild(counts, lengths, codes, first, offset, sorted_symbols, alphabet, dirty, inc, ctx, s, n_symbols)
             if candidate:
                 _pair_outcome(pair_stats, ctx, 1 if s == prefix.SYM_BACKGROUND or s > 3 else 0)
         else:
