@@ -29,7 +29,7 @@ MAX_BITS = 40
 N_SYMBOLS = _FIRST_CLASS + 2 * (MAX_BITS - _MIN_CLASS_BITS + 1)
 N_RUN_SYMBOLS = 18  # run length r: class bitlength(r) (0..17) + raw bits
 _SPARE = 256
-_COUNT_LIMIT = 1 << 16  # counts are halved beyond this: tables follow the data
+COUNT_LIMIT = 1 << 16  # counts are halved beyond this (x the count per symbol): tables follow the data
 
 
 # --------------------------------------------------------------------------- tables
@@ -122,12 +122,13 @@ class Tables:
         self.alphabet[-1] = N_RUN_SYMBOLS
         self.dirty = np.ones(n, np.bool_)
         self.pair_stats = np.zeros((n_contexts, 2), np.int64)  # model 2: pair candidates seen, misfits among them
-        rebuild(self.counts, self.lengths, self.codes, self.first, self.offset, self.sorted, self.alphabet, self.dirty)
+        rebuild(self.counts, self.lengths, self.codes, self.first, self.offset, self.sorted, self.alphabet, self.dirty,
+                COUNT_LIMIT)
 
 
 @numba.njit(cache=True, nogil=True)
-def rebuild(counts, lengths, codes, first, offset, sorted_symbols, alphabet, dirty):
-    """Rebuild the codes of contexts whose counts changed."""
+def rebuild(counts, lengths, codes, first, offset, sorted_symbols, alphabet, dirty, limit):
+    """Rebuild the codes of contexts whose counts changed (halving those above ``limit``)."""
     for c in range(counts.shape[0]):
         if not dirty[c]:
             continue
@@ -136,7 +137,7 @@ def rebuild(counts, lengths, codes, first, offset, sorted_symbols, alphabet, dir
         total = 0
         for s in range(m):
             total += counts[c, s]
-        if total > _COUNT_LIMIT:
+        if total > limit:
             for s in range(m):
                 counts[c, s] = (counts[c, s] + 1) // 2
         code_lengths(counts[c, :m], lengths[c, :m])

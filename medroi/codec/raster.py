@@ -35,7 +35,8 @@ N_PAIR_SYMBOLS = 13
 PAIR_LEVELS = 20  # activity levels (of 20) where pairs are tried
 PAIR_WARMUP = 32  # pair symbols seen in a context before its escape rate counts
 PAIR_MAX_ESCAPES = 4  # pairs stay on in a context while at most 1 in this many of its pair symbols escaped
-COUNT_WEIGHT_2 = 4  # model 2: a coded symbol counts this much against the prior of 1 per symbol
+COUNT_WEIGHT_2 = 16  # model 2: a coded symbol counts this much against the prior of 1 per symbol
+COUNT_LIMIT_2 = 1 << 15  # model 2: a table's counts are halved beyond this (~2000 symbols)
 PAIR_STATS_LIMIT = 256  # model 2: candidates' outcomes are halved at this count
 _N_SIGN_BIAS = 9 * 4 * 4 * 20  # residual context (with block class) x signs of the W and N errors
 N_BIAS_CONTEXTS = _N_SIGN_BIAS + 256 * 4  # then CALIC texture x energy level (format 3, no references)
@@ -411,7 +412,8 @@ def _count_rebuild(counts, lengths, codes, first, offset, sorted_symbols, alphab
     dirty[c] = True
     n_symbols += 1
     if prefix.is_rebuild_point(n_symbols):
-        prefix.rebuild(counts, lengths, codes, first, offset, sorted_symbols, alphabet, dirty)
+        prefix.rebuild(counts, lengths, codes, first, offset, sorted_symbols, alphabet, dirty,
+                       prefix.COUNT_LIMIT if inc == 1 else COUNT_LIMIT_2)
     return n_symbols
 
 
