@@ -145,13 +145,13 @@ def rebuild(counts, lengths, codes, first, offset, sorted_symbols, alphabet, dir
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def is_rebuild_point(coded):
-    """After 2**4, 2**5, ... coded symbols, then every 2**15."""
+def is_rebuild_point(coded, period):
+    """After 2**4, 2**5, ... coded symbols, then every ``period`` (a power of 2)."""
     if coded < 16:
         return False
     if coded & (coded - 1) == 0:
         return True
-    return (coded & 32767) == 0
+    return (coded & (period - 1)) == 0
 
 
 # --------------------------------------------------------------------------- bits

@@ -37,6 +37,8 @@ PAIR_WARMUP = 32  # pair symbols seen in a context before its escape rate counts
 PAIR_MAX_ESCAPES = 4  # pairs stay on in a context while at most 1 in this many of its pair symbols escaped
 COUNT_WEIGHT_2 = 16  # model 2: a coded symbol counts this much against the prior of 1 per symbol
 COUNT_LIMIT_2 = 1 << 15  # model 2: a table's counts are halved beyond this (~2000 symbols)
+REBUILD_PERIOD = 1 << 15  # codes are rebuilt every this many symbols of a slice (after 16, 32, ...)
+REBUILD_PERIOD_2 = 1 << 10  # model 2
 PAIR_STATS_LIMIT = 256  # model 2: candidates' outcomes are halved at this count
 _N_SIGN_BIAS = 9 * 4 * 4 * 20  # residual context (with block class) x signs of the W and N errors
 N_BIAS_CONTEXTS = _N_SIGN_BIAS + 256 * 4  # then CALIC texture x energy level (format 3, no references)
@@ -411,7 +413,7 @@ def _count_rebuild(counts, lengths, codes, first, offset, sorted_symbols, alphab
     counts[c, s] += inc
     dirty[c] = True
     n_symbols += 1
-    if prefix.is_rebuild_point(n_symbols):
+    if prefix.is_rebuild_point(n_symbols, REBUILD_PERIOD if inc == 1 else REBUILD_PERIOD_2):
         prefix.rebuild(counts, lengths, codes, first, offset, sorted_symbols, alphabet, dirty,
                        prefix.COUNT_LIMIT if inc == 1 else COUNT_LIMIT_2)
     return n_symbols
