@@ -4,13 +4,17 @@ A Huffman code spends at least one bit per symbol, so the background, 84 % of a 
 volume, is not coded pixel by pixel: where a pixel's four causal neighbours are all equal
 (background or a flat area), one run length codes how many pixels of the row repeat that
 value within the bound (JPEG-LS's run mode; background runs have their own table).
-Elsewhere a "background" symbol shares the residual alphabet.
+Elsewhere a "background" symbol shares the residual alphabet. Model 2 (header
+``huffman_model``, ``raster.encode_slice_prefix``) codes a run's length relative to where
+the row above stops repeating the value, whole rows that repeat it as one symbol, switches
+pair symbols by recent outcomes, and codes ROI masks with the same coder.
 
 Tables are backward-adaptive, as the range coder's models are: each context's code is
 rebuilt from the symbol counts decoded so far (after 2**4, 2**5, ... coded symbols of a
-slice, then every 2**15), so no table is sent and the decoder rebuilds identical ones.
-Code lengths come from integer counts with ties broken by symbol index (identical on
-every machine), limited to ``MAX_CODE_LENGTH`` bits.
+slice, then every ``period``: 2**15, model 2: 2**10), so no table is sent and the decoder
+rebuilds identical ones. Each symbol has a prior count of 1 (a coded symbol counts 1,
+model 2: 16). Code lengths come from integer counts with ties broken by symbol index
+(identical on every machine), limited to ``MAX_CODE_LENGTH`` bits.
 """
 
 from __future__ import annotations
@@ -103,8 +107,8 @@ def canonical(lengths, codes, first, offset, sorted_symbols):
 
 class Tables:
     """Counts and current codes of every context: residual contexts, a pair table per
-    residual context (``raster.N_PAIR_SYMBOLS`` symbols), then the flat-run and
-    background-run tables."""
+    residual context (``raster.N_PAIR_SYMBOLS`` symbols), the flat-run and background-run
+    tables, then model 2's predicted background-run, predicted flat-run and whole-row tables."""
 
     def __init__(self, n_contexts: int, n_pair_symbols: int) -> None:
         n = 2 * n_contexts + 5

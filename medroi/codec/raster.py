@@ -14,7 +14,8 @@ the pixels far from any decoded neighbour). Per pixel:
    predictors disagree) in 20 levels, x ROI / NROI, x "a neighbour is background";
    a "pixel is background" flag with its own contexts;
 4. the residual, quantized with step 2e + 1 (e = the pixel's bound), goes through the
-   adaptive binary range coder (``rangecoder``).
+   adaptive binary range coder (``rangecoder``), or adaptive Huffman codes (``prefix``)
+   with run modes and pair symbols (``encode_slice_prefix``).
 
 Integer arithmetic only: any machine decodes bit-exactly.
 """
@@ -463,7 +464,13 @@ def encode_slice_prefix(x, bound, coded, in_roi, refs, lo, hi, split, use_flag, 
                         final_error, width, default, bias_sum, bias_cnt, start, progress, pairs, med_only, block, model2, pair_stats):
     """``encode_slice`` with Huffman codes, JPEG-LS's run mode (flat and background runs)
     and, with ``pairs``, one symbol for two small residuals in quiet near-lossless contexts
-    (alphabet extension); resumable at ``start`` with ``progress`` = [symbols coded, end of
+    (alphabet extension). ``model2`` (header ``huffman_model`` 2): a run's length is coded
+    as its difference from where the row above stops repeating the run's value, a run at a
+    row's start whose row above repeats it throughout first codes how many whole rows do
+    too, a run reaching its row's end lets the next pixel start one, pairs switch by the
+    recent outcomes of every candidate (``pair_stats``), and tables count symbols x
+    ``COUNT_WEIGHT_2``, halve at ``COUNT_LIMIT_2`` and rebuild every ``REBUILD_PERIOD_2``;
+    resumable at ``start`` with ``progress`` = [symbols coded, end of
     the current run, pixel that starts no run, the run's value, pixel that starts no whole-row run]."""
     preds = np.zeros(errors.shape[1], np.int64)
     run_table = 8 * n_activity + 1

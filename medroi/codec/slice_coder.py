@@ -1,7 +1,8 @@
 """Code one 2D slice: its ROI mask (lossless) and its pixels (within per-region bounds).
 
-The mask: interlaced (coarse to fine, ``interlace.py``) binary contexts with ANS, or for
-Huffman files the XOR with the previous mask, deflated. The pixels: in raster order by
+The mask: interlaced (coarse to fine, ``interlace.py``) binary contexts with ANS; in
+Huffman files a 0/1 image coded by the Huffman pixel coder with the previous mask as
+reference (model 2), or the XOR with the previous mask, deflated (model 1). The pixels: in raster order by
 ``raster.py`` (prediction from the slice and its references, error-energy contexts, a
 background flag, bias cancellation), each residual quantized with step 2e + 1 (e = the
 pixel's bound: ROI or NROI) so |x - x_hat| <= e and e = 0 is bit-exact, then coded with
