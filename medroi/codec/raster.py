@@ -40,6 +40,7 @@ COUNT_WEIGHT_2 = 16  # model 2: a coded symbol counts this much against the prio
 COUNT_LIMIT_2 = 1 << 15  # model 2: a table's counts are halved beyond this (~2000 symbols)
 REBUILD_PERIOD = 1 << 15  # codes are rebuilt every this many symbols of a slice (after 16, 32, ...)
 REBUILD_PERIOD_2 = 1 << 10  # model 2
+PAIR_MAX_MISFITS_2 = 8  # model 2: pairs stay on while at most 1 in this many recent candidates did not fit
 PAIR_STATS_LIMIT = 256  # model 2: candidates' outcomes are halved at this count
 _N_SIGN_BIAS = 9 * 4 * 4 * 20  # residual context (with block class) x signs of the W and N errors
 N_BIAS_CONTEXTS = _N_SIGN_BIAS + 256 * 4  # then CALIC texture x energy level (format 3, no references)
@@ -450,7 +451,7 @@ def _pair_eligible(pairs, j, c, width, ctx, n_activity, coded, bound, counts, mo
     if not _pair_candidate(pairs, j, c, width, ctx, n_activity, coded, bound):
         return False
     if model2:
-        return pair_stats[ctx, 0] < PAIR_WARMUP or PAIR_MAX_ESCAPES * pair_stats[ctx, 1] <= pair_stats[ctx, 0]
+        return pair_stats[ctx, 0] < PAIR_WARMUP or PAIR_MAX_MISFITS_2 * pair_stats[ctx, 1] <= pair_stats[ctx, 0]
     table = 4 * n_activity + ctx
     total = 0
     for s in range(N_PAIR_SYMBOLS):
