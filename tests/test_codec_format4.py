@@ -39,9 +39,10 @@ def test_a_comb_radiograph_is_coded_with_exact_contexts_in_format_4():
     assert container.unpack(data).version == 4
     np.testing.assert_array_equal(decompress(data).array, image)
     np.testing.assert_array_equal(decompress_slice(data, 0)[0], image)
-    # Huffman files never use it; volumes and smooth images stay format 3
+    # Huffman files never use it (they are format 4 for Huffman model 2); smooth images stay format 3
     huffman = compress(image, nroi_max_error=0, entropy="huffman")
-    assert container.unpack(huffman).version == 3
+    assert "prediction" not in read_header(huffman)["predictor"] or read_header(huffman)["predictor"]["prediction"] == "med"
+    assert read_header(huffman)["huffman_model"] == 2 and container.unpack(huffman).version == 4
     np.testing.assert_array_equal(decompress(huffman).array, image)
     rng = np.random.default_rng(1)
     smooth = (np.add.outer(np.arange(64), np.arange(64)) + rng.normal(0, 2, (64, 64))).astype(np.int16)
@@ -84,11 +85,20 @@ def test_a_header_that_names_exact_contexts_where_they_cannot_be_is_refused():
             decompress(damaged)
 
 
-def test_a_format_4_file_is_refused_by_name_where_format_4_is_unknown(monkeypatch):
-    """What medroi 0.3 (formats 2 and 3) says about such a file: its format, and to upgrade."""
+@pytest.mark.parametrize("entropy", ["ans", "huffman"])
+def test_a_format_4_file_is_refused_by_name_where_format_4_is_unknown(monkeypatch, entropy):
+    """What medroi 0.3 (formats 2 and 3) says about a file that uses exact-difference contexts
+    or Huffman model 2: its format, and to upgrade (it would misread such pixels otherwise)."""
     from medroi.errors import UnsupportedVersionError
 
-    data = compress(comb_image(), nroi_max_error=0)
+    data = compress(comb_image(), nroi_max_error=0, entropy=entropy)
+    assert container.unpack(data).version == 4
     monkeypatch.setattr(container, "READABLE_VERSIONS", (2, 3))
     with pytest.raises(UnsupportedVersionError, match="format 4.*upgrade medroi"):
         decompress(data)
+
+
+def test_huffman_model_2_in_a_format_3_container_is_refused():
+    data = compress(comb_image(), nroi_max_error=0, entropy="huffman")
+    with pytest.raises(CorruptFileError, match="Huffman model"):
+        decompress(_header_with(data, version=3))

@@ -21,7 +21,8 @@ from medroi import __version__
 from medroi.codec import blockgrid, container, histogram, kept, limits, raster
 from medroi.codec.entropy import Decoder, Encoder
 from medroi.codec.predictors import Predictor, network_references, reference_checksum
-from medroi.codec.slice_coder import Bounds, Models, decode_mask, decode_pixels, encode_mask, encode_pixels
+from medroi.codec.slice_coder import (HUFFMAN_MODEL, HUFFMAN_MODELS, Bounds, Models, decode_mask, decode_pixels,
+                                     encode_mask, encode_pixels)
 from medroi.errors import CorruptFileError, InvalidImageError, LossyInputError, ModelMismatchError
 
 SUPPORTED_DTYPES = ("uint8", "int8", "uint16", "int16", "uint32", "int32")
@@ -150,6 +151,8 @@ def compress(
     }
     if value_table is not None:
         header["value_table"] = histogram.encode_table(value_table)
+    if entropy == "huffman":  # the Huffman bitstream's revision (absent: 1, medroi 0.3.0)
+        header["huffman_model"] = HUFFMAN_MODEL
     network = network_references(predictor, slices, masks) if predictor is not None else None
     if network is not None:
         header["predictor"] = {**predictor.identity, "window": list(network.window)}
@@ -173,13 +176,20 @@ def compress(
                 chunks, prediction = other, name
     if prediction is not None:
         header["predictor"] = {**header["predictor"], "prediction": prediction}
-    # format 4 only where its feature is used: other files stay readable by medroi 0.3
-    return container.pack(header, chunks, version=PREDICTION_FORMATS.get(prediction, 3))
+    return container.pack(header, chunks, version=_format_version(header))
 
 
 #: the container format a 2D prediction mode needs (header ``predictor.prediction``)
 PREDICTION_FORMATS = {"med": 3, "med_exact": 4}
 _PREDICTION_MODES = {None: raster.PREDICT_BLEND, "med": raster.PREDICT_MED, "med_exact": raster.PREDICT_MED_EXACT}
+
+
+def _format_version(header: dict) -> int:
+    """Format 4 only where one of its features is used (exact-difference contexts, Huffman
+    model 2): medroi 0.3 refuses such a file by its number instead of misreading it, and
+    reads every other file (format 3)."""
+    needs_4 = header["predictor"].get("prediction") == "med_exact" or header.get("huffman_model", 1) >= 2
+    return 4 if needs_4 else 3
 
 
 def _encode_chunks(slices, masks, network, value_table, coding_range, bounds, entropy, gop, progress,
@@ -192,9 +202,9 @@ def _encode_chunks(slices, masks, network, value_table, coding_range, bounds, en
         encoder = Encoder(entropy)
         first_of_group = k % gop == 0
         ref_mask = None if first_of_group else previous_mask
-        encode_mask(encoder, masks[k], ref_mask)
         if first_of_group:
             history, models = [], Models(exact=med_only == raster.PREDICT_MED_EXACT)
+        encode_mask(encoder, masks[k], ref_mask, HUFFMAN_MODEL, models)
         references = _temporal_references(history)
         check = 0
         if network is not None:
@@ -204,7 +214,7 @@ def _encode_chunks(slices, masks, network, value_table, coding_range, bounds, en
             check = reference_checksum(reference)
         values = slices[k] if value_table is None else histogram.to_ranks(slices[k], value_table)
         recon = encode_pixels(encoder, values, masks[k], references, coding_range, bounds, models,
-                              med_only=med_only, block=block)
+                              med_only=med_only, block=block, huffman_model=HUFFMAN_MODEL)
         chunks.append(check.to_bytes(4, "little") + encoder.finish())
         history = [recon] + history[:1]
         previous_mask = masks[k]
@@ -276,6 +286,11 @@ def _validated_header(parsed: container.Container) -> dict:
                                       or (predictor["prediction"] == "med_exact" and entropy != "ans")):
         raise CorruptFileError(f"file header is damaged: prediction {predictor['prediction']!r} for a "
                                f"{predictor['kind']} predictor in a format-{parsed.version} file")
+    model = header.get("huffman_model", 1)
+    if (type(model) is not int or model not in HUFFMAN_MODELS or ("huffman_model" in header and entropy != "huffman")
+            or (model >= 2 and parsed.version < 4)):
+        raise CorruptFileError(f"file header names Huffman model {model!r} for entropy {entropy!r}: "
+                               "damaged, or written by a newer medroi (upgrade medroi)")
     if None in bounds and predictor["kind"] != "network":
         raise CorruptFileError("file header is damaged: a bound of None (network only) without a network")
     if "value_table" in header:
@@ -337,6 +352,7 @@ class _SliceDecoder:
         self.entropy = header["entropy"]
         self.gop = header["gop"]
         self.med_only = _PREDICTION_MODES[header["predictor"].get("prediction")]  # checked by _validated_header
+        self.huffman_model = header.get("huffman_model", 1)
         self.block = blockgrid.classes(self.slice_shape, header.get("block_grid"))
         self.network = None
         if header["predictor"]["kind"] == "network":
@@ -371,7 +387,7 @@ class _SliceDecoder:
         if len(chunk) < 4:
             raise CorruptFileError(f"chunk {k} is truncated")
         decoder = Decoder(chunk[4:], self.entropy)
-        mask = decode_mask(decoder, self.slice_shape, previous_mask)
+        mask = decode_mask(decoder, self.slice_shape, previous_mask, self.huffman_model, models)
         references = _temporal_references(history)
         if self.network is not None:
             reference = self.network.decode_reference(decoder, k)
@@ -382,7 +398,8 @@ class _SliceDecoder:
                 )
             references = [reference] + references
         recon = decode_pixels(decoder, self.slice_shape, mask, references, self.value_range, self.bounds, models,
-                              version=self.parsed.version, med_only=self.med_only, block=self.block)
+                              version=self.parsed.version, med_only=self.med_only, block=self.block,
+                              huffman_model=self.huffman_model)
         decoder.check_exhausted()
         return recon, mask
 

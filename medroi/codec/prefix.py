@@ -4,13 +4,17 @@ A Huffman code spends at least one bit per symbol, so the background, 84 % of a 
 volume, is not coded pixel by pixel: where a pixel's four causal neighbours are all equal
 (background or a flat area), one run length codes how many pixels of the row repeat that
 value within the bound (JPEG-LS's run mode; background runs have their own table).
-Elsewhere a "background" symbol shares the residual alphabet.
+Elsewhere a "background" symbol shares the residual alphabet. Model 2 (header
+``huffman_model``, ``raster.encode_slice_prefix``) codes a run's length relative to where
+the row above stops repeating the value, whole rows that repeat it as one symbol, switches
+pair symbols by recent outcomes, and codes ROI masks with the same coder.
 
 Tables are backward-adaptive, as the range coder's models are: each context's code is
 rebuilt from the symbol counts decoded so far (after 2**4, 2**5, ... coded symbols of a
-slice, then every 2**15), so no table is sent and the decoder rebuilds identical ones.
-Code lengths come from integer counts with ties broken by symbol index (identical on
-every machine), limited to ``MAX_CODE_LENGTH`` bits.
+slice, then every ``period``: 2**15, model 2: 2**10), so no table is sent and the decoder
+rebuilds identical ones. Each symbol has a prior count of 1 (a coded symbol counts 1,
+model 2: 16). Code lengths come from integer counts with ties broken by symbol index
+(identical on every machine), limited to ``MAX_CODE_LENGTH`` bits.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ MAX_BITS = 40
 N_SYMBOLS = _FIRST_CLASS + 2 * (MAX_BITS - _MIN_CLASS_BITS + 1)
 N_RUN_SYMBOLS = 18  # run length r: class bitlength(r) (0..17) + raw bits
 _SPARE = 256
-_COUNT_LIMIT = 1 << 16  # counts are halved beyond this: tables follow the data
+COUNT_LIMIT = 1 << 16  # counts are halved beyond this (x the count per symbol): tables follow the data
 
 
 # --------------------------------------------------------------------------- tables
@@ -103,11 +107,11 @@ def canonical(lengths, codes, first, offset, sorted_symbols):
 
 class Tables:
     """Counts and current codes of every context: residual contexts, a pair table per
-    residual context (``raster.N_PAIR_SYMBOLS`` symbols), then the flat-run and
-    background-run tables."""
+    residual context (``raster.N_PAIR_SYMBOLS`` symbols), the flat-run and background-run
+    tables, then model 2's predicted background-run, predicted flat-run and whole-row tables."""
 
     def __init__(self, n_contexts: int, n_pair_symbols: int) -> None:
-        n = 2 * n_contexts + 2
+        n = 2 * n_contexts + 5
         self.counts = np.zeros((n, N_SYMBOLS), np.int64)
         self.lengths = np.zeros((n, N_SYMBOLS), np.int64)
         self.codes = np.zeros((n, N_SYMBOLS), np.int64)
@@ -116,14 +120,19 @@ class Tables:
         self.sorted = np.zeros((n, N_SYMBOLS), np.int64)
         self.alphabet = np.full(n, N_SYMBOLS, np.int64)
         self.alphabet[n_contexts : 2 * n_contexts] = n_pair_symbols
-        self.alphabet[-2:] = N_RUN_SYMBOLS
+        self.alphabet[2 * n_contexts : 2 * n_contexts + 2] = N_RUN_SYMBOLS  # flat runs, background runs
+        # then (Huffman model 2) a background / flat run's length minus the row above's, and how
+        # many whole rows repeat the row above's value
+        self.alphabet[-1] = N_RUN_SYMBOLS
         self.dirty = np.ones(n, np.bool_)
-        rebuild(self.counts, self.lengths, self.codes, self.first, self.offset, self.sorted, self.alphabet, self.dirty)
+        self.pair_stats = np.zeros((n_contexts, 2), np.int64)  # model 2: pair candidates seen, misfits among them
+        rebuild(self.counts, self.lengths, self.codes, self.first, self.offset, self.sorted, self.alphabet, self.dirty,
+                COUNT_LIMIT)
 
 
 @numba.njit(cache=True, nogil=True)
-def rebuild(counts, lengths, codes, first, offset, sorted_symbols, alphabet, dirty):
-    """Rebuild the codes of contexts whose counts changed."""
+def rebuild(counts, lengths, codes, first, offset, sorted_symbols, alphabet, dirty, limit):
+    """Rebuild the codes of contexts whose counts changed (halving those above ``limit``)."""
     for c in range(counts.shape[0]):
         if not dirty[c]:
             continue
@@ -132,7 +141,7 @@ def rebuild(counts, lengths, codes, first, offset, sorted_symbols, alphabet, dir
         total = 0
         for s in range(m):
             total += counts[c, s]
-        if total > _COUNT_LIMIT:
+        if total > limit:
             for s in range(m):
                 counts[c, s] = (counts[c, s] + 1) // 2
         code_lengths(counts[c, :m], lengths[c, :m])
@@ -140,13 +149,13 @@ def rebuild(counts, lengths, codes, first, offset, sorted_symbols, alphabet, dir
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def is_rebuild_point(coded):
-    """After 2**4, 2**5, ... coded symbols, then every 2**15."""
+def is_rebuild_point(coded, period):
+    """After 2**4, 2**5, ... coded symbols, then every ``period`` (a power of 2)."""
     if coded < 16:
         return False
     if coded & (coded - 1) == 0:
         return True
-    return (coded & 32767) == 0
+    return (coded & (period - 1)) == 0
 
 
 # --------------------------------------------------------------------------- bits

@@ -14,7 +14,8 @@ the pixels far from any decoded neighbour). Per pixel:
    predictors disagree) in 20 levels, x ROI / NROI, x "a neighbour is background";
    a "pixel is background" flag with its own contexts;
 4. the residual, quantized with step 2e + 1 (e = the pixel's bound), goes through the
-   adaptive binary range coder (``rangecoder``).
+   adaptive binary range coder (``rangecoder``), or adaptive Huffman codes (``prefix``)
+   with run modes and pair symbols (``encode_slice_prefix``).
 
 Integer arithmetic only: any machine decodes bit-exactly.
 """
@@ -35,6 +36,12 @@ N_PAIR_SYMBOLS = 13
 PAIR_LEVELS = 20  # activity levels (of 20) where pairs are tried
 PAIR_WARMUP = 32  # pair symbols seen in a context before its escape rate counts
 PAIR_MAX_ESCAPES = 4  # pairs stay on in a context while at most 1 in this many of its pair symbols escaped
+COUNT_WEIGHT_2 = 16  # model 2: a coded symbol counts this much against the prior of 1 per symbol
+COUNT_LIMIT_2 = 1 << 15  # model 2: a table's counts are halved beyond this (~2000 symbols)
+REBUILD_PERIOD = 1 << 15  # codes are rebuilt every this many symbols of a slice (after 16, 32, ...)
+REBUILD_PERIOD_2 = 1 << 10  # model 2
+PAIR_MAX_MISFITS_2 = 8  # model 2: pairs stay on while at most 1 in this many recent candidates did not fit
+PAIR_STATS_LIMIT = 256  # model 2: candidates' outcomes are halved at this count
 _N_SIGN_BIAS = 9 * 4 * 4 * 20  # residual context (with block class) x signs of the W and N errors
 N_BIAS_CONTEXTS = _N_SIGN_BIAS + 256 * 4  # then CALIC texture x energy level (format 3, no references)
 N_PER_REFERENCE = 4
@@ -398,25 +405,85 @@ def _run_value(j, c, width, recon):
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy", inline="always")
-def _count_rebuild(counts, lengths, codes, first, offset, sorted_symbols, alphabet, dirty, c, s, n_symbols):
-    """Count symbol ``s`` of table ``c``; rebuild the changed codes at a rebuild point."""
-    counts[c, s] += 1
+def _background_end(recon, j, width, row_end, lo):
+    """Where the row above stops being background from column of ``j`` on (``row_end`` if it
+    does not): the predicted end of a background run starting at ``j`` (Huffman model 2)."""
+    k = j
+    while k < row_end and recon[k - width] == lo:
+        k += 1
+    return k
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _length_class(r):
+    """A run length's class: its bit length (0 for 0)."""
+    cls = 0
+    while (r >> cls) > 0:
+        cls += 1
+    return cls
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _put_length(st, out, codes, lengths, table, r):
+    """A run length: its class in ``table``, then the bits below the leading one."""
+    cls = _length_class(r)
+    prefix.put_symbol(st, out, codes, lengths, table, cls)
+    if cls > 1:
+        prefix.put_bits(st, out, r - (np.int64(1) << (cls - 1)), cls - 1)
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _get_length(st, buf, cls):
+    """Inverse of ``_put_length`` once the class is read."""
+    if cls < 1:
+        return np.int64(0)
+    return (np.int64(1) << (cls - 1)) + prefix.get_bits(st, buf, cls - 1)
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _count_rebuild(counts, lengths, codes, first, offset, sorted_symbols, alphabet, dirty, inc, c, s, n_symbols):
+    """Count symbol ``s`` of table ``c`` (``inc`` times: the weight of the data against the
+    codes' prior of 1 per symbol); rebuild the changed codes at a rebuild point."""
+    counts[c, s] += inc
     dirty[c] = True
     n_symbols += 1
-    if prefix.is_rebuild_point(n_symbols):
-        prefix.rebuild(counts, lengths, codes, first, offset, sorted_symbols, alphabet, dirty)
+    if prefix.is_rebuild_point(n_symbols, REBUILD_PERIOD if inc == 1 else REBUILD_PERIOD_2):
+        prefix.rebuild(counts, lengths, codes, first, offset, sorted_symbols, alphabet, dirty,
+                       prefix.COUNT_LIMIT if inc == 1 else COUNT_LIMIT_2)
     return n_symbols
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy", inline="always")
-def _pair_eligible(pairs, j, c, width, ctx, n_activity, coded, bound, counts):
+def _pair_candidate(pairs, j, c, width, ctx, n_activity, coded, bound):
+    """Whether pixel ``j`` and its right neighbour are both coded with a bound > 0 (and
+    pairs are on, in a context level where they are tried)."""
+    return (pairs and c + 1 < width and bound[j] > 0 and ctx % n_activity < PAIR_LEVELS and coded[j + 1]
+            and bound[j + 1] > 0)
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _pair_outcome(pair_stats, ctx, bad):
+    """Model 2: count whether a pair candidate's first pixel fitted a pair (|q| <= 1, not
+    background), halving at ``PAIR_STATS_LIMIT``: a context whose pairs were switched off
+    keeps learning and switches them on again when its residuals get small."""
+    pair_stats[ctx, 0] += 1
+    pair_stats[ctx, 1] += bad
+    if pair_stats[ctx, 0] >= PAIR_STATS_LIMIT:
+        pair_stats[ctx, 0] //= 2
+        pair_stats[ctx, 1] //= 2
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _pair_eligible(pairs, j, c, width, ctx, n_activity, coded, bound, counts, model2, pair_stats):
     """Whether pixel ``j`` and its right neighbour may share one symbol: both coded with a
     bound > 0, in a quiet context (where a zero residual is so likely that a Huffman code,
     at least one bit per symbol, wastes most of a bit on each) whose pair table has not
-    seen too many escapes (busy contexts switch pairs off by themselves)."""
-    if not (pairs and c + 1 < width and bound[j] > 0 and ctx % n_activity < PAIR_LEVELS and coded[j + 1]
-            and bound[j + 1] > 0):
+    seen too many escapes (busy contexts switch pairs off by themselves; model 2: by the
+    recent outcomes of every candidate, so they can switch back on)."""
+    if not _pair_candidate(pairs, j, c, width, ctx, n_activity, coded, bound):
         return False
+    if model2:
+        return pair_stats[ctx, 0] < PAIR_WARMUP or PAIR_MAX_MISFITS_2 * pair_stats[ctx, 1] <= pair_stats[ctx, 0]
     table = 4 * n_activity + ctx
     total = 0
     for s in range(N_PAIR_SYMBOLS):
@@ -427,13 +494,22 @@ def _pair_eligible(pairs, j, c, width, ctx, n_activity, coded, bound, counts):
 @numba.njit(cache=True, nogil=True, error_model="numpy")
 def encode_slice_prefix(x, bound, coded, in_roi, refs, lo, hi, split, use_flag, buckets, n_activity, counts,
                         lengths, codes, first, offset, sorted_symbols, alphabet, dirty, st, out, recon, errors,
-                        final_error, width, default, bias_sum, bias_cnt, start, progress, pairs, med_only, block):
+                        final_error, width, default, bias_sum, bias_cnt, start, progress, pairs, med_only, block, model2, pair_stats):
     """``encode_slice`` with Huffman codes, JPEG-LS's run mode (flat and background runs)
     and, with ``pairs``, one symbol for two small residuals in quiet near-lossless contexts
-    (alphabet extension); resumable at ``start`` with ``progress`` = [symbols coded, end of
-    the current run, pixel that starts no run, the run's value]."""
+    (alphabet extension). ``model2`` (header ``huffman_model`` 2): a run's length is coded
+    as its difference from where the row above stops repeating the run's value, a run at a
+    row's start whose row above repeats it throughout first codes how many whole rows do
+    too, a run reaching its row's end lets the next pixel start one, pairs switch by the
+    recent outcomes of every candidate (``pair_stats``), and tables count symbols x
+    ``COUNT_WEIGHT_2``, halve at ``COUNT_LIMIT_2`` and rebuild every ``REBUILD_PERIOD_2``;
+    resumable at ``start`` with ``progress`` = [symbols coded, end of
+    the current run, pixel that starts no run, the run's value, pixel that starts no whole-row run]."""
     preds = np.zeros(errors.shape[1], np.int64)
-    run_table = counts.shape[0] - 1
+    run_table = 8 * n_activity + 1
+    inc = COUNT_WEIGHT_2 if model2 else 1
+    predicted_run_table = run_table + 1
+    rows_table = run_table + 3
     pair_base = 4 * n_activity
     c = start % width
     j = start
@@ -444,19 +520,48 @@ def encode_slice_prefix(x, bound, coded, in_roi, refs, lo, hi, split, use_flag, 
         if coded[j] and j >= progress[1] and j != progress[2] and starts_run:
             table = run_table if run_value == lo else run_table - 1
             row_end = (j // width + 1) * width
-            r = 0
-            while j + r < row_end and coded[j + r] and abs(x[j + r] - run_value) <= bound[j + r]:
-                r += 1
-            cls = 0
-            while (r >> cls) > 0:
-                cls += 1
-            prefix.put_symbol(st, out, codes, lengths, table, cls)
-            if cls > 1:
-                prefix.put_bits(st, out, r - (np.int64(1) << (cls - 1)), cls - 1)
-            progress[0] = _count_rebuild(counts, lengths, codes, first, offset, sorted_symbols, alphabet, dirty, table, cls,
-                                         progress[0])
+            rows = 0
+            if (model2 and c == 0 and j >= width and j != progress[4]
+                    and _background_end(recon, j, width, row_end, run_value) == row_end):
+                # the row above repeats the value throughout: how many whole rows do too (one
+                # symbol for the background above and below a brain, not one per row)
+                while j + (rows + 1) * width <= x.size:
+                    k = j + rows * width
+                    full = True
+                    for i in range(k, k + width):
+                        if not coded[i] or abs(x[i] - run_value) > bound[i]:
+                            full = False
+                            break
+                    if not full:
+                        break
+                    rows += 1
+                _put_length(st, out, codes, lengths, rows_table, rows)
+                progress[0] = _count_rebuild(counts, lengths, codes, first, offset, sorted_symbols, alphabet, dirty, inc,
+                                             rows_table, _length_class(rows), progress[0])
+            if rows > 0:
+                r = rows * width
+                progress[2] = -1
+                progress[4] = j + r  # its row is not whole: no rows symbol there
+            else:
+                r = 0
+                while j + r < row_end and coded[j + r] and abs(x[j + r] - run_value) <= bound[j + r]:
+                    r += 1
+                if model2 and j >= width:
+                    # the length minus where the row above stops being the run's value: a few bits, not ~8
+                    s, raw, n_raw = prefix.residual_symbol(r - (_background_end(recon, j, width, row_end, run_value) - j))
+                    table = predicted_run_table + (run_value != lo)
+                    prefix.put_symbol(st, out, codes, lengths, table, s)
+                    if n_raw:
+                        prefix.put_bits(st, out, raw, n_raw)
+                    progress[0] = _count_rebuild(counts, lengths, codes, first, offset, sorted_symbols, alphabet,
+                                                 dirty, inc, table, s, progress[0])
+                else:
+                    _put_length(st, out, codes, lengths, table, r)
+                    progress[0] = _count_rebuild(counts, lengths, codes, first, offset, sorted_symbols, alphabet,
+                                                 dirty, inc, table, _length_class(r), progress[0])
+                # the pixel after a run is known to break it, unless the run reached the row's end (model 2)
+                progress[2] = j + r if not model2 or j + r < row_end else -1
             progress[1] = j + r
-            progress[2] = j + r
             progress[3] = run_value
         e = bound[j]
         step = 2 * e + 1
@@ -466,13 +571,14 @@ def encode_slice_prefix(x, bound, coded, in_roi, refs, lo, hi, split, use_flag, 
         if j < progress[1]:
             value = progress[3]
         elif coded[j]:
-            if _pair_eligible(pairs, j, c, width, ctx, n_activity, coded, bound, counts):
+            candidate = model2 and _pair_candidate(pairs, j, c, width, ctx, n_activity, coded, bound)
+            if _pair_eligible(pairs, j, c, width, ctx, n_activity, coded, bound, counts, model2, pair_stats):
                 table = pair_base + ctx
                 q = _quantize(x[j] - blended, e, step)
                 if (use_flag and x[j] - lo <= e) or q < -1 or q > 1:
                     prefix.put_symbol(st, out, codes, lengths, table, PAIR_ESCAPE)  # j alone, below
                     progress[0] = _count_rebuild(counts, lengths, codes, first, offset, sorted_symbols, alphabet,
-                                                 dirty, table, PAIR_ESCAPE, progress[0])
+                                                 dirty, inc, table, PAIR_ESCAPE, progress[0])
                 else:
                     # j is final before j + 1 is predicted (the decoder does the same)
                     _store(j, _clip(blended + q * step, lo, hi), blended, preds, recon, errors, final_error,
@@ -495,7 +601,9 @@ def encode_slice_prefix(x, bound, coded, in_roi, refs, lo, hi, split, use_flag, 
                         advance = 2
                     prefix.put_symbol(st, out, codes, lengths, table, symbol)
                     progress[0] = _count_rebuild(counts, lengths, codes, first, offset, sorted_symbols, alphabet,
-                                                 dirty, table, symbol, progress[0])
+                                                 dirty, inc, table, symbol, progress[0])
+                    if candidate:
+                        _pair_outcome(pair_stats, ctx, 0)
                     j += advance
                     c += advance
                     if c == width:
@@ -511,7 +619,9 @@ def encode_slice_prefix(x, bound, coded, in_roi, refs, lo, hi, split, use_flag, 
             prefix.put_symbol(st, out, codes, lengths, ctx, s)
             if n_raw:
                 prefix.put_bits(st, out, raw, n_raw)
-            progress[0] = _count_rebuild(counts, lengths, codes, first, offset, sorted_symbols, alphabet, dirty, ctx, s, progress[0])
+            progress[0] = _count_rebuild(counts, lengths, codes, first, offset, sorted_symbols, alphabet, dirty, inc, ctx, s, progress[0])
+            if candidate:  # symbols 1-3: q = 0, 1, -1
+                _pair_outcome(pair_stats, ctx, 1 if s == prefix.SYM_BACKGROUND or s > 3 else 0)
         else:
             value = recon[j]
         _store(j, value, blended, preds, recon, errors, final_error, bias_ctx, bias_sum, bias_cnt)
@@ -525,14 +635,18 @@ def encode_slice_prefix(x, bound, coded, in_roi, refs, lo, hi, split, use_flag, 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
 def decode_slice_prefix(bound, coded, in_roi, refs, lo, hi, split, use_flag, buckets, n_activity, counts,
                         lengths, codes, first, offset, sorted_symbols, alphabet, dirty, st, buf, recon, errors,
-                        final_error, width, default, bias_sum, bias_cnt, pairs, med_only, block):
+                        final_error, width, default, bias_sum, bias_cnt, pairs, med_only, block, model2, pair_stats):
     """Inverse of ``encode_slice_prefix``; returns False on damaged data."""
     preds = np.zeros(errors.shape[1], np.int64)
-    run_table = counts.shape[0] - 1
+    run_table = 8 * n_activity + 1
+    inc = COUNT_WEIGHT_2 if model2 else 1
+    predicted_run_table = run_table + 1
+    rows_table = run_table + 3
     pair_base = 4 * n_activity
     n_symbols = 0
     run_end = 0
     no_run = -1
+    no_rows = -1
     current_run = lo
     c = 0
     j = 0
@@ -540,21 +654,48 @@ def decode_slice_prefix(bound, coded, in_roi, refs, lo, hi, split, use_flag, buc
         run_value, starts_run = _run_value(j, c, width, recon)
         if coded[j] and j >= run_end and j != no_run and starts_run:
             table = run_table if run_value == lo else run_table - 1
-            cls = prefix.get_symbol(st, buf, first, offset, sorted_symbols, table)
-            if cls < 0:
-                return False
-            r = np.int64(0)
-            if cls >= 1:
-                r = (np.int64(1) << (cls - 1)) + prefix.get_bits(st, buf, cls - 1)
             row_end = (j // width + 1) * width
-            if j + r > row_end:
+            rows = np.int64(0)
+            if (model2 and c == 0 and j >= width and j != no_rows
+                    and _background_end(recon, j, width, row_end, run_value) == row_end):
+                cls = prefix.get_symbol(st, buf, first, offset, sorted_symbols, rows_table)
+                if cls < 0:
+                    return False
+                rows = _get_length(st, buf, cls)
+                n_symbols = _count_rebuild(counts, lengths, codes, first, offset, sorted_symbols, alphabet, dirty, inc,
+                                           rows_table, cls, n_symbols)
+            if rows > 0:
+                r = rows * width
+                if j + r > recon.size:
+                    return False
+                no_run = -1
+                no_rows = j + r
+            else:
+                if model2 and j >= width:
+                    table = predicted_run_table + (run_value != lo)
+                    cls = prefix.get_symbol(st, buf, first, offset, sorted_symbols, table)
+                    if cls < 0:
+                        return False
+                    raw = np.int64(0)
+                    if cls >= 2 * prefix.N_DIRECT + 2:
+                        raw = prefix.get_bits(st, buf, prefix.residual_bits(cls))
+                    r = _background_end(recon, j, width, row_end, run_value) - j + prefix.residual_value(cls, raw)
+                else:
+                    cls = prefix.get_symbol(st, buf, first, offset, sorted_symbols, table)
+                    if cls < 0:
+                        return False
+                    r = _get_length(st, buf, cls)
+                if r < 0 or j + r > row_end:
+                    return False
+                n_symbols = _count_rebuild(counts, lengths, codes, first, offset, sorted_symbols, alphabet, dirty, inc,
+                                           table, cls, n_symbols)
+                no_run = j + r if not model2 or j + r < row_end else -1
+            if st[3] > 8:
                 return False
             for k in range(j, j + r):
                 if not coded[k]:
                     return False
-            n_symbols = _count_rebuild(counts, lengths, codes, first, offset, sorted_symbols, alphabet, dirty, table, cls, n_symbols)
             run_end = j + r
-            no_run = j + r
             current_run = run_value
         e = bound[j]
         step = 2 * e + 1
@@ -564,14 +705,17 @@ def decode_slice_prefix(bound, coded, in_roi, refs, lo, hi, split, use_flag, buc
         if j < run_end:
             value = current_run
         elif coded[j]:
-            if _pair_eligible(pairs, j, c, width, ctx, n_activity, coded, bound, counts):
+            candidate = model2 and _pair_candidate(pairs, j, c, width, ctx, n_activity, coded, bound)
+            if _pair_eligible(pairs, j, c, width, ctx, n_activity, coded, bound, counts, model2, pair_stats):
                 table = pair_base + ctx
                 symbol = prefix.get_symbol(st, buf, first, offset, sorted_symbols, table)
                 if symbol < 0 or symbol >= N_PAIR_SYMBOLS or st[3] > 8:
                     return False
-                n_symbols = _count_rebuild(counts, lengths, codes, first, offset, sorted_symbols, alphabet, dirty,
+                n_symbols = _count_rebuild(counts, lengths, codes, first, offset, sorted_symbols, alphabet, dirty, inc,
                                            table, symbol, n_symbols)
                 if symbol != PAIR_ESCAPE:
+                    if candidate:
+                        _pair_outcome(pair_stats, ctx, 0)
                     q = symbol - PAIR_HALF - 1 if symbol >= PAIR_HALF else symbol // 3 - 1
                     _store(j, _clip(blended + q * step, lo, hi), blended, preds, recon, errors, final_error, bias_ctx,
                            bias_sum, bias_cnt)
@@ -605,7 +749,9 @@ def decode_slice_prefix(bound, coded, in_roi, refs, lo, hi, split, use_flag, buc
                     raw = prefix.get_bits(st, buf, prefix.residual_bits(s))
                 q = prefix.residual_value(s, raw)
                 value = _clip(blended + q * step, lo, hi)
-            n_symbols = _count_rebuild(counts, lengths, codes, first, offset, sorted_symbols, alphabet, dirty, ctx, s, n_symbols)
+            n_symbols = _count_rebuild(counts, lengths, codes, first, offset, sorted_symbols, alphabet, dirty, inc, ctx, s, n_symbols)
+            if candidate:
+                _pair_outcome(pair_stats, ctx, 1 if s == prefix.SYM_BACKGROUND or s > 3 else 0)
         else:
             value = recon[j]
         _store(j, value, blended, preds, recon, errors, final_error, bias_ctx, bias_sum, bias_cnt)

@@ -1,7 +1,8 @@
 """Code one 2D slice: its ROI mask (lossless) and its pixels (within per-region bounds).
 
-The mask: interlaced (coarse to fine, ``interlace.py``) binary contexts with ANS, or for
-Huffman files the XOR with the previous mask, deflated. The pixels: in raster order by
+The mask: interlaced (coarse to fine, ``interlace.py``) binary contexts with ANS; in
+Huffman files a 0/1 image coded by the Huffman pixel coder with the previous mask as
+reference (model 2), or the XOR with the previous mask, deflated (model 1). The pixels: in raster order by
 ``raster.py`` (prediction from the slice and its references, error-energy contexts, a
 background flag, bias cancellation), each residual quantized with step 2e + 1 (e = the
 pixel's bound: ROI or NROI) so |x - x_hat| <= e and e = 0 is bit-exact, then coded with
@@ -32,6 +33,11 @@ ACTIVITY_BUCKETS = np.searchsorted(ACTIVITY_THRESHOLDS, np.arange(ACTIVITY_THRES
 N_ADAPTIVE_CONTEXTS = 4 * blockgrid.N_CLASSES * N_ACTIVITY + 1
 N_FLAG_CONTEXTS = 15  # background neighbours (0-4) x reference (none / background / not)
 _ESCAPE_CHUNK_BITS = 16
+#: Huffman bitstream revision written (header "huffman_model"; files without it: 1, medroi 0.3.0).
+#: 2: a background run's length is coded relative to the row above's, and a run that reaches
+#: the row's end does not force the next pixel out of run mode
+HUFFMAN_MODEL = 2
+HUFFMAN_MODELS = (1, 2)
 
 MASK_P1 = np.array(entropy.BINARY_P1)
 N_MASK_CONTEXTS = 11
@@ -58,8 +64,10 @@ def _mask_contexts(mask_flat: np.ndarray, ref_flat: np.ndarray | None, passes) -
     return contexts
 
 
-def encode_mask(encoder: Encoder, mask: np.ndarray, ref_mask: np.ndarray | None) -> None:
-    """Code a boolean mask; ``ref_mask`` (the previous slice's) sharpens the contexts."""
+def encode_mask(encoder: Encoder, mask: np.ndarray, ref_mask: np.ndarray | None, huffman_model: int = 1,
+                models: Models | None = None) -> None:
+    """Code a boolean mask; ``ref_mask`` (the previous slice's) sharpens the contexts.
+    Huffman files: deflated (model 1) or, model 2, coded as a 0/1 image by the pixel coder."""
     if not mask.any():
         encoder.add(np.array([0]), entropy.uniform(3))
         return
@@ -68,7 +76,11 @@ def encode_mask(encoder: Encoder, mask: np.ndarray, ref_mask: np.ndarray | None)
         return
     encoder.add(np.array([2]), entropy.uniform(3))
     if encoder.entropy == "huffman":
-        _emit_bytes(encoder, _deflate_mask(mask, ref_mask))
+        if huffman_model >= 2:  # run mode and the previous mask as reference: ~1/4 of the deflated bytes
+            encode_pixels(encoder, mask.astype(np.int64), *_mask_as_image(mask.shape, ref_mask),
+                          (models or Models()).masks, huffman_model=huffman_model)
+        else:
+            _emit_bytes(encoder, _deflate_mask(mask, ref_mask))
         return
     flat = mask.ravel().astype(np.int64)
     ref = None if ref_mask is None else ref_mask.ravel().astype(np.int64)
@@ -93,7 +105,15 @@ def encode_mask(encoder: Encoder, mask: np.ndarray, ref_mask: np.ndarray | None)
             encoder.add(bits[start:stop], entropy.binary(choice[c]))
 
 
-def decode_mask(decoder: Decoder, shape: tuple[int, int], ref_mask: np.ndarray | None) -> np.ndarray:
+def _mask_as_image(shape: tuple[int, int], ref_mask: np.ndarray | None):
+    """``encode_pixels``' arguments after the values for a mask coded as an image: no ROI,
+    the previous mask as reference, values 0..1, lossless."""
+    references = [] if ref_mask is None else [ref_mask.astype(np.int64)]
+    return np.zeros(shape, dtype=bool), references, (0, 1), Bounds(0, 0)
+
+
+def decode_mask(decoder: Decoder, shape: tuple[int, int], ref_mask: np.ndarray | None,
+                huffman_model: int = 1, models: Models | None = None) -> np.ndarray:
     """Inverse of ``encode_mask``."""
     mode = int(decoder.read(1, entropy.uniform(3))[0])
     if mode == 0:
@@ -101,6 +121,9 @@ def decode_mask(decoder: Decoder, shape: tuple[int, int], ref_mask: np.ndarray |
     if mode == 1:
         return np.ones(shape, dtype=bool)
     if decoder.entropy == "huffman":
+        if huffman_model >= 2:
+            return decode_pixels(decoder, shape, *_mask_as_image(shape, ref_mask), (models or Models()).masks,
+                                 huffman_model=huffman_model) > 0
         return _inflate_mask(_read_bytes(decoder), shape, ref_mask)
     choice = decoder.read(N_MASK_CONTEXTS, entropy.uniform(len(MASK_P1)))
     flat = np.zeros(shape[0] * shape[1], dtype=np.int64)
@@ -233,6 +256,14 @@ class Models:
         self.bias_sum = np.zeros(raster.N_BIAS_CONTEXTS, dtype=np.int64)
         self.bias_cnt = np.zeros(raster.N_BIAS_CONTEXTS, dtype=np.int64)
         self._tables: prefix.Tables | None = None
+        self._masks: Models | None = None
+
+    @property
+    def masks(self) -> Models:
+        """The models of the group's masks when they are coded as images (Huffman model 2)."""
+        if self._masks is None:
+            self._masks = Models()
+        return self._masks
 
     @property
     def tables(self) -> prefix.Tables:
@@ -284,6 +315,7 @@ def encode_pixels(
     version: int = FORMAT_VERSION,
     med_only: int = raster.PREDICT_BLEND,
     block: np.ndarray | None = None,
+    huffman_model: int = HUFFMAN_MODEL,
 ) -> np.ndarray:
     """Code a slice's pixels with adaptive binary models (range coder), updating ``models``
     (None: fresh ones) with Huffman codes for Huffman encoders; returns the reconstruction
@@ -292,7 +324,8 @@ def encode_pixels(
     (format 3): predict with MED alone, no blend or bias correction (``raster.PREDICT_MED``);
     ``raster.PREDICT_MED_EXACT`` (format 4, range coder only, ``Models(exact=True)``): with
     contexts of exact local differences. ``block``: each pixel's
-    block-edge class (``blockgrid.classes``, format 3, range coder only) or None."""
+    block-edge class (``blockgrid.classes``, format 3, range coder only) or None.
+    ``huffman_model``: the Huffman bitstream's revision (``HUFFMAN_MODEL``; 1: medroi 0.3.0)."""
     lo, hi = value_range
     height, width = values.shape
     x = values.ravel().astype(np.int64)
@@ -313,14 +346,14 @@ def encode_pixels(
     if encoder.entropy == "huffman":
         t = models.tables
         bit_state, out = prefix.new_writer(x.size // 2)
-        start, progress = 0, np.zeros(4, dtype=np.int64)
-        progress[2] = -1
+        start, progress = 0, np.zeros(5, dtype=np.int64)
+        progress[2] = progress[4] = -1
         while True:
             start = raster.encode_slice_prefix(
                 x, bound, coded, mask_flat, ref_array, lo, hi, bounds.roi != bounds.nroi, use_flag,
                 ACTIVITY_BUCKETS, N_ACTIVITY, t.counts, t.lengths, t.codes, t.first, t.offset, t.sorted,
                 t.alphabet, t.dirty, bit_state, out, recon, errors, final_error, width, default, models.bias_sum,
-                models.bias_cnt, start, progress, version >= 3, med_only, _NO_BLOCK,
+                models.bias_cnt, start, progress, version >= 3, med_only, _NO_BLOCK, huffman_model >= 2, t.pair_stats,
             )
             if start >= x.size:
                 break
@@ -369,6 +402,7 @@ def decode_pixels(
     version: int = FORMAT_VERSION,
     med_only: int = raster.PREDICT_BLEND,
     block: np.ndarray | None = None,
+    huffman_model: int = HUFFMAN_MODEL,
 ) -> np.ndarray:
     """Inverse of ``encode_pixels``; ``version`` 2 reads the pixels of a medroi 0.2 file."""
     lo, hi = value_range
@@ -391,7 +425,7 @@ def decode_pixels(
             bound, coded, mask_flat, ref_array, lo, hi, bounds.roi != bounds.nroi, use_flag, ACTIVITY_BUCKETS,
             N_ACTIVITY, t.counts, t.lengths, t.codes, t.first, t.offset, t.sorted, t.alphabet, t.dirty, bit_state,
             buf, recon, errors, final_error, width, default, models.bias_sum, models.bias_cnt, version >= 3, med_only,
-            _NO_BLOCK,
+            _NO_BLOCK, huffman_model >= 2, t.pair_stats,
         )
         if not ok or bit_state[3] > 0:
             raise CorruptFileError("a slice's pixel data is damaged or truncated")
