@@ -155,7 +155,7 @@ def test_kept_mask_is_context_coded_and_smaller_than_zlib(jpeg, tmp_path):
     api.compress_file(jpeg, tmp_path / "k.mroi", roi_mask_path=tmp_path / "lungs.png", roi_max_error=0,
                       nroi_max_error=0)
     parsed = container.unpack((tmp_path / "k.mroi").read_bytes())
-    assert parsed.header["kept_source"]["mask_coding"] == "context"
+    assert parsed.header["kept_source"]["mask_coding"] == "context" and parsed.version == 4
     zlib_bytes = len(zlib.compress(np.packbits(mask, axis=None).tobytes(), 9))
     assert len(parsed.chunk(1)) * 2 < zlib_bytes  # the codec's mask coder, not deflate of packed bits
     assert np.array_equal(codec.decompress((tmp_path / "k.mroi").read_bytes()).roi_mask, mask)
@@ -183,7 +183,9 @@ def test_kept_file_written_before_mask_coding_still_decodes(jpeg, tmp_path):
         codec.decompress(container.pack(header, [parsed.chunk(0), parsed.chunk(1)]))
     header["kept_source"]["mask_coding"] = "context"  # a context-coded header over a zlib chunk
     with pytest.raises(CorruptFileError):
-        codec.decompress(container.pack(header, [parsed.chunk(0), zlib.compress(b"\x00" * 100)]))
+        codec.decompress(container.pack(header, [parsed.chunk(0), zlib.compress(b"\x00" * 100)], version=4))
+    with pytest.raises(CorruptFileError, match="mask coding"):  # format 3 never held a context-coded mask
+        codec.decompress(container.pack(header, [parsed.chunk(0), parsed.chunk(1)]))
 
 
 def test_kept_volume_mask_round_trips_along_its_slice_axis(tmp_path):

@@ -188,8 +188,8 @@ def _format_version(header: dict) -> int:
     """Format 4 only where one of its features is used (exact-difference contexts, Huffman
     model 2): medroi 0.3 refuses such a file by its number instead of misreading it, and
     reads every other file (format 3)."""
-    needs_4 = header["predictor"].get("prediction") == "med_exact" or header.get("huffman_model", 1) >= 2
-    return 4 if needs_4 else 3
+    prediction_format = PREDICTION_FORMATS.get(header["predictor"].get("prediction"), 3)
+    return max(prediction_format, 4 if header.get("huffman_model", 1) >= 2 else 3)
 
 
 def _encode_chunks(slices, masks, network, value_table, coding_range, bounds, entropy, gop, progress,

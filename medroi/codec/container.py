@@ -36,7 +36,8 @@ MAGIC = b"\x89MROI\r\n\x1a"
 #: naming its writer.
 #: 4 (medroi 0.4, only files that use it): a 2D image predicted by MED with contexts of exact
 #: local differences (header ``predictor.prediction: "med_exact"``, ``raster.PREDICT_MED_EXACT``),
-#: Huffman model 2 (header ``huffman_model: 2``: runs against the row above, masks coded as images).
+#: Huffman model 2 (header ``huffman_model: 2``: runs against the row above, masks coded as images),
+#: a kept source file whose ROI mask is context-coded (``kept_source.mask_coding: "context"``).
 #: Everything else is still written as format 3, which medroi 0.3 reads.
 FORMAT_VERSION = 3
 READABLE_VERSIONS = (2, 3, 4)

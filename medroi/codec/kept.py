@@ -58,8 +58,10 @@ def pack(header: dict, source: bytes, source_name: str, source_format: str, arra
             "requested": list(requested), "mask_coding": "context",
         },
     })
+    header.pop("huffman_model", None)  # the coded pixels' coder, not this file's
     mask = _encode_mask(np.asarray(roi_mask, bool), int(header.get("slice_axis", 0)))
-    return container.pack(header, [bytes(source), mask])
+    # format 4: medroi 0.3 would take the context-coded mask for deflated bits and call the file damaged
+    return container.pack(header, [bytes(source), mask], version=4)
 
 
 def _mask_slices(shape: tuple[int, ...], axis: int) -> tuple[int, tuple[int, int]]:
@@ -133,8 +135,8 @@ def check(parsed: container.Container) -> tuple[dict, tuple[int, ...], np.dtype]
         dict(header["predictor"]), str(header["entropy"]), int(header["gop"])
     except (KeyError, TypeError, ValueError) as error:
         raise CorruptFileError(f"kept-source header is incomplete or damaged ({error})") from error
-    if coding not in MASK_CODINGS:
-        raise CorruptFileError(f"kept-source header names an unknown mask coding {coding!r}")
+    if coding not in MASK_CODINGS or (coding == "context" and parsed.version < 4):
+        raise CorruptFileError(f"kept-source header names an unknown mask coding {coding!r} for format {parsed.version}")
     if not exact or fmt not in SUFFIXES or len(parsed.index) != 2 or parsed.index[0][1] != size:
         raise CorruptFileError("kept-source file is inconsistent (format, chunk count or size)")
     if len(shape) not in (2, 3) or min(shape) < 1 or max(shape) > 1 << 16 or not 0 <= axis < len(shape):
