@@ -7,12 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from medroi.codec import compress, container, decompress, decompress_slice, read_header
 from medroi.codec.slice_coder import HUFFMAN_MODEL
-from medroi.errors import CorruptFileError, MedroiError
+from medroi.errors import CorruptFileError
 
 DATA = Path(__file__).parent / "data"
 
@@ -85,23 +83,3 @@ def test_model2_file_read_as_model1_is_refused_or_differs():
     except CorruptFileError:
         return
     assert not np.array_equal(out, img)
-
-
-@settings(max_examples=40, deadline=None)
-@given(data=st.data())
-def test_hostile_model1_chunks_never_crash(data):
-    """Model-1 payloads (still read) with recomputed CRCs: decode within range or raise MedroiError."""
-    parsed = container.unpack((DATA / "huffman_model1_0_4.mroi").read_bytes())
-    chunks = [parsed.chunk(k) for k in range(len(parsed.index))]
-    k = data.draw(st.integers(0, len(chunks) - 1))
-    damaged = bytearray(chunks[k])
-    for _ in range(data.draw(st.integers(1, 4))):
-        if damaged:
-            damaged[data.draw(st.integers(0, len(damaged) - 1))] ^= 1 << data.draw(st.integers(0, 7))
-    chunks[k] = bytes(damaged[: data.draw(st.integers(0, len(damaged)))])
-    try:
-        decoded = decompress(container.pack(parsed.header, chunks, version=parsed.version))
-    except MedroiError:
-        return
-    lo, hi = parsed.header["value_range"]
-    assert decoded.array.min() >= lo and decoded.array.max() <= hi
