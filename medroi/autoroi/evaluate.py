@@ -26,9 +26,15 @@ import numpy as np
 
 from medroi.errors import InputNotFoundError, InvalidImageError
 
-__all__ = ["roi_scores", "labelled_cases", "score_case", "summarise", "write_report"]
+__all__ = ["dice", "roi_scores", "labelled_cases", "score_case", "summarise", "write_report"]
 
 _IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".dcm")
+
+
+def dice(a: np.ndarray, b: np.ndarray) -> float:
+    """Dice of two boolean masks (1.0 when both are empty)."""
+    s = a.sum() + b.sum()
+    return float(2 * np.logical_and(a, b).sum() / s) if s else 1.0
 
 
 def roi_scores(stored: np.ndarray, truth: np.ndarray, raw: np.ndarray | None = None) -> dict:
@@ -41,9 +47,7 @@ def roi_scores(stored: np.ndarray, truth: np.ndarray, raw: np.ndarray | None = N
               "coverage": float((stored & truth).sum() / region) if region else None,
               "roi_over_region": float(stored.sum() / region) if region else None}
     if raw is not None:
-        raw = np.asarray(raw, bool)
-        total = raw.sum() + region
-        scores["raw_dice"] = float(2 * (raw & truth).sum() / total) if total else 1.0
+        scores["raw_dice"] = dice(np.asarray(raw, bool), truth)
     return scores
 
 

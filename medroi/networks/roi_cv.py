@@ -24,6 +24,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from medroi.autoroi.evaluate import dice  # noqa: F401  (roi_calibrate and the benchmarks import it from here)
 from medroi.autoroi.normalise import robust_unit
 from medroi.autoroi.resample import to_model_grid, to_native_grid
 
@@ -203,11 +204,6 @@ def predict(net, images: np.ndarray, batch: int = 32, flip_average: bool = False
 
     run = (lambda part: flip_averaged(segment, part)) if flip_average else segment
     return np.concatenate([run(images[s:s + batch]) for s in range(0, len(images), batch)])
-
-
-def dice(a: np.ndarray, b: np.ndarray) -> float:
-    s = a.sum() + b.sum()
-    return float(2 * np.logical_and(a, b).sum() / s) if s else 1.0
 
 
 # ----------------------------------------------------------------------------- command
