@@ -25,6 +25,15 @@ def comb_image(shape=(96, 112), seed=0) -> np.ndarray:
     return (3 * np.round(field / 3) + offset).astype(np.uint8)
 
 
+@pytest.fixture(autouse=True)
+def no_mixing(monkeypatch):
+    """These tests are about format 4: context mixing (format 5, ``test_codec_mixing.py``)
+    would win on the comb image, so the encoder does not try it here."""
+    import medroi.codec
+
+    monkeypatch.setattr(medroi.codec, "MIX_CANDIDATES", ())
+
+
 def _header_with(data: bytes, version: int | None = None, **predictor) -> bytes:
     parsed = container.unpack(data)
     header = {**parsed.header, "predictor": {**parsed.header["predictor"], **predictor}}

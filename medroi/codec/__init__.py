@@ -160,9 +160,9 @@ def compress(
     if grid is not None:  # a 2D image that went through JPEG: block-edge contexts
         header["block_grid"] = grid
     block = blockgrid.classes(slices.shape[1:], grid)
-    encode = functools.partial(_encode_chunks, slices, masks, network, value_table, coding_range, bounds, entropy, gop,
-                               block=block)
-    chunks = encode(progress=progress, med_only=raster.PREDICT_BLEND)
+    positions = blockgrid.positions(slices.shape[1:], grid)  # what context mixing uses instead
+    encode = functools.partial(_encode_chunks, slices, masks, network, value_table, coding_range, bounds, entropy, gop)
+    chunks = encode(progress=progress, med_only=raster.PREDICT_BLEND, block=block)
     prediction = None
     if network is None and slices.shape[0] == 1:
         # a 2D image: MED alone wins where values sit on a lattice (contrast-stretched
@@ -170,8 +170,11 @@ def compress(
         # exact local differences (radiographs whose neighbour differences sit on a comb);
         # every candidate is coded and the smallest is kept
         candidates = [("med", raster.PREDICT_MED)] + ([("med_exact", raster.PREDICT_MED_EXACT)] if entropy == "ans" else [])
+        if entropy == "ans" and bounds == Bounds(0, 0):
+            # lossless: context mixing (format 5), with JPEG XL's weighted predictor or MED
+            candidates += [(name, mode) for name, mode in MIX_CANDIDATES]
         for name, mode in candidates:
-            other = encode(progress=None, med_only=mode)
+            other = encode(progress=None, med_only=mode, block=positions if mode in raster.MIX_MODES else block)
             if sum(map(len, other)) < sum(map(len, chunks)):
                 chunks, prediction = other, name
     if prediction is not None:
@@ -180,14 +183,17 @@ def compress(
 
 
 #: the container format a 2D prediction mode needs (header ``predictor.prediction``)
-PREDICTION_FORMATS = {"med": 3, "med_exact": 4}
-_PREDICTION_MODES = {None: raster.PREDICT_BLEND, "med": raster.PREDICT_MED, "med_exact": raster.PREDICT_MED_EXACT}
+PREDICTION_FORMATS = {"med": 3, "med_exact": 4, "wp_mix": 5, "med_mix": 5}
+_PREDICTION_MODES = {None: raster.PREDICT_BLEND, "med": raster.PREDICT_MED, "med_exact": raster.PREDICT_MED_EXACT,
+                     "wp_mix": raster.PREDICT_WP_MIX, "med_mix": raster.PREDICT_MED_MIX}
+#: the context-mixing candidates a lossless 2D image is also coded with (``mixing``)
+MIX_CANDIDATES = (("wp_mix", raster.PREDICT_WP_MIX), ("med_mix", raster.PREDICT_MED_MIX))
 
 
 def _format_version(header: dict) -> int:
-    """Format 4 only where one of its features is used (exact-difference contexts, Huffman
-    model 2): medroi 0.3 refuses such a file by its number instead of misreading it, and
-    reads every other file (format 3)."""
+    """Format 4 or 5 only where one of its features is used (exact-difference contexts, Huffman
+    model 2; context mixing): an older medroi refuses such a file by its number instead of
+    misreading it, and reads every other file (format 3)."""
     prediction_format = PREDICTION_FORMATS.get(header["predictor"].get("prediction"), 3)
     return max(prediction_format, 4 if header.get("huffman_model", 1) >= 2 else 3)
 
@@ -283,7 +289,9 @@ def _validated_header(parsed: container.Container) -> dict:
         raise CorruptFileError(f"file header is damaged: block_grid {header['block_grid']!r}")
     if "prediction" in predictor and (predictor["prediction"] not in PREDICTION_FORMATS or predictor["kind"] != "classical"
                                       or parsed.version < PREDICTION_FORMATS[predictor["prediction"]]
-                                      or (predictor["prediction"] == "med_exact" and entropy != "ans")):
+                                      or (predictor["prediction"] != "med" and entropy != "ans")
+                                      or (PREDICTION_FORMATS[predictor["prediction"]] == 5
+                                          and (bounds != [0, 0] or (len(shape) == 3 and shape[slice_axis] != 1)))):
         raise CorruptFileError(f"file header is damaged: prediction {predictor['prediction']!r} for a "
                                f"{predictor['kind']} predictor in a format-{parsed.version} file")
     model = header.get("huffman_model", 1)
@@ -353,7 +361,8 @@ class _SliceDecoder:
         self.gop = header["gop"]
         self.med_only = _PREDICTION_MODES[header["predictor"].get("prediction")]  # checked by _validated_header
         self.huffman_model = header.get("huffman_model", 1)
-        self.block = blockgrid.classes(self.slice_shape, header.get("block_grid"))
+        block_of = blockgrid.positions if self.med_only in raster.MIX_MODES else blockgrid.classes
+        self.block = block_of(self.slice_shape, header.get("block_grid"))
         self.network = None
         if header["predictor"]["kind"] == "network":
             if predictor is None:

@@ -56,6 +56,19 @@ def classes(shape: tuple[int, int], grid: list[int | None] | None) -> np.ndarray
     return (near_edge(height, grid[0])[:, None] + 2 * near_edge(width, grid[1])[None, :]).ravel()
 
 
+def positions(shape: tuple[int, int], grid: list[int | None] | None) -> np.ndarray | None:
+    """Per pixel (flattened, uint8): its position in its 8 x 8 block, 8 * row + column (0 along an
+    axis without a grid); None without a grid. A block starts after the edge at ``phase``."""
+    if grid is None:
+        return None
+    height, width = shape
+
+    def along(n: int, phase: int | None) -> np.ndarray:
+        return np.zeros(n, dtype=np.uint8) if phase is None else ((np.arange(n) - phase - 1) % BLOCK).astype(np.uint8)
+
+    return (BLOCK * along(height, grid[0])[:, None] + along(width, grid[1])[None, :]).ravel().astype(np.uint8)
+
+
 def is_valid(grid) -> bool:
     """Whether a header's ``block_grid`` is two phases (0-7 or None), not both None."""
     return (isinstance(grid, list) and len(grid) == 2 and grid != [None, None]

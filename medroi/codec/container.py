@@ -38,9 +38,11 @@ MAGIC = b"\x89MROI\r\n\x1a"
 #: local differences (header ``predictor.prediction: "med_exact"``, ``raster.PREDICT_MED_EXACT``),
 #: Huffman model 2 (header ``huffman_model: 2``: runs against the row above, masks coded as images),
 #: a kept source file whose ROI mask is context-coded (``kept_source.mask_coding: "context"``).
+#: 5 (medroi 0.5, only files that use it): a lossless 2D image coded by context mixing (header
+#: ``predictor.prediction: "wp_mix"`` or ``"med_mix"``, ``mixing``).
 #: Everything else is still written as format 3, which medroi 0.3 reads.
 FORMAT_VERSION = 3
-READABLE_VERSIONS = (2, 3, 4)
+READABLE_VERSIONS = (2, 3, 4, 5)
 MAX_HEADER_BYTES = 64 << 20
 MAX_CHUNKS = 1 << 16
 _INDEX_ENTRY = struct.Struct("<QII")

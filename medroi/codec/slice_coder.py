@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from medroi.codec import blockgrid, entropy, prefix, raster, rangecoder
+from medroi.codec import blockgrid, entropy, mixing, prefix, raster, rangecoder
 from medroi.codec.container import FORMAT_VERSION
 from medroi.codec.entropy import Decoder, Encoder
 from medroi.codec.interlace import interlace_passes
@@ -298,10 +298,21 @@ def _block_array(block: np.ndarray | None) -> np.ndarray:
 
 
 def _check_mode(mode: int, models: Models, entropy_name: str, error: type) -> None:
-    if mode not in (raster.PREDICT_BLEND, raster.PREDICT_MED, raster.PREDICT_MED_EXACT):
+    if mode not in (raster.PREDICT_BLEND, raster.PREDICT_MED, raster.PREDICT_MED_EXACT) + raster.MIX_MODES:
         raise error(f"unknown prediction mode {mode}")
     if mode == raster.PREDICT_MED_EXACT and (entropy_name != "ans" or not models.exact):
         raise error("exact-difference contexts need the range coder and Models(exact=True)")
+
+
+def _check_mix(mode: int, entropy_name: str, references: list, bound: np.ndarray, coded: np.ndarray,
+               error: type) -> None:
+    """Context mixing (format 5) codes lossless slices without references, with the range coder."""
+    if entropy_name != "ans" or references or not coded.all() or bound.any():
+        raise error(f"prediction mode {mode} (context mixing) is for lossless 2D slices with the range coder")
+
+
+def _mix_mode(mode: int) -> int:
+    return mixing.MIX_WP if mode == raster.PREDICT_WP_MIX else mixing.MIX_MED
 
 
 def encode_pixels(
@@ -323,7 +334,9 @@ def encode_pixels(
     no Huffman pair symbols, no background skip; written only by tests now). ``med_only``
     (format 3): predict with MED alone, no blend or bias correction (``raster.PREDICT_MED``);
     ``raster.PREDICT_MED_EXACT`` (format 4, range coder only, ``Models(exact=True)``): with
-    contexts of exact local differences. ``block``: each pixel's
+    contexts of exact local differences; ``raster.PREDICT_WP_MIX`` / ``PREDICT_MED_MIX`` (format 5,
+    lossless slices without references): context mixing (``mixing``), where ``block`` is each
+    pixel's 8 x 8 block position (``blockgrid.positions``) or None. Otherwise ``block``: each pixel's
     block-edge class (``blockgrid.classes``, format 3, range coder only) or None.
     ``huffman_model``: the Huffman bitstream's revision (``HUFFMAN_MODEL``; 1: medroi 0.3.0)."""
     lo, hi = value_range
@@ -336,6 +349,10 @@ def encode_pixels(
     encoder.add(np.array([int(constant)]), entropy.uniform(2))
     if constant:  # e.g. the empty slices above and below a skull-stripped brain: a few bits
         _emit_value(encoder, int(x[0]) - lo, hi - lo)
+        return x.reshape(height, width).copy()
+    if med_only in raster.MIX_MODES:
+        _check_mix(med_only, encoder.entropy, refs, bound, coded, ValueError)
+        _emit_bytes(encoder, mixing.encode(values, value_range, _mix_mode(med_only), block))
         return x.reshape(height, width).copy()
     background = (x - lo <= bound) & coded  # such a pixel may be decoded as lo
     use_flag = int(background.sum()) * _FLAG_MIN_FRACTION >= int(coded.sum())
@@ -414,6 +431,12 @@ def decode_pixels(
         if not coded.all():
             raise CorruptFileError("a constant-slice flag in a slice with uncoded pixels (damaged file)")
         return np.full((height, width), lo + _read_value(decoder, hi - lo), dtype=np.int64)
+    if med_only in raster.MIX_MODES:
+        _check_mix(med_only, decoder.entropy, refs, bound, coded, CorruptFileError)
+        recon = mixing.decode(_read_bytes(decoder), shape, value_range, _mix_mode(med_only), block)
+        if recon is None:
+            raise CorruptFileError("a slice's pixel data is damaged or truncated")
+        return recon
     use_flag = bool(decoder.read(1, entropy.uniform(2))[0])
     models = models or Models(exact=med_only == raster.PREDICT_MED_EXACT)
     _check_mode(med_only, models, decoder.entropy, CorruptFileError)
