@@ -146,6 +146,8 @@ def build_seeds(network: bool = True, tiny: bool = False) -> list[Seed]:
     if ct is not None:
         crop = np.ascontiguousarray(ct[232:280, 232:280, 10:15])
         add("ct_series_lossless", crop, None, (0, 0))
+        # format 5: a lossless 2D slice is coded by context mixing where that is smallest
+        add("ct_2d_mix", np.ascontiguousarray(ct[208:304, 208:304, 12]), None, (0, 0))
     mr = _dicom_series("mr_t1_sag_HFS_dcm_qa_decubitus")
     if mr is not None:
         crop = np.ascontiguousarray(mr[100:140, 100:140, 15:19])
