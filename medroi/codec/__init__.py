@@ -170,9 +170,11 @@ def compress(
         # exact local differences (radiographs whose neighbour differences sit on a comb);
         # every candidate is coded and the smallest is kept
         candidates = [("med", raster.PREDICT_MED)] + ([("med_exact", raster.PREDICT_MED_EXACT)] if entropy == "ans" else [])
-        if entropy == "ans" and bounds == Bounds(0, 0):
-            # lossless: context mixing (format 5), with JPEG XL's weighted predictor or MED
-            candidates += [(name, mode) for name, mode in MIX_CANDIDATES]
+        if entropy == "ans" and bounds == Bounds(0, 0) and MIX_CANDIDATES:
+            # lossless: context mixing (format 5), with JPEG XL's weighted predictor or MED; its
+            # models subsume MED's lattice and the exact differences, so those are not tried
+            # (on 10 images one of the two always won, by 0.2-15 %)
+            candidates = list(MIX_CANDIDATES)
         for name, mode in candidates:
             other = encode(progress=None, med_only=mode, block=positions if mode in raster.MIX_MODES else block)
             if sum(map(len, other)) < sum(map(len, chunks)):
