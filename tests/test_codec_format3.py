@@ -19,6 +19,15 @@ def _smooth(shape, seed=0) -> np.ndarray:
     return np.round(field - field.min()).astype(np.int64)
 
 
+@pytest.fixture(autouse=True)
+def no_mixing(monkeypatch):
+    """These tests are about format 3: context mixing (format 5, ``test_codec_mixing.py``)
+    would win on several of their lossless 2D images, so the encoder does not try it here."""
+    import medroi.codec
+
+    monkeypatch.setattr(medroi.codec, "MIX_CANDIDATES", ())
+
+
 def _header_with(data: bytes, **changes) -> bytes:
     """The same file with header fields changed (CRCs recomputed: damage the checks must catch)."""
     parsed = container.unpack(data)
@@ -156,13 +165,9 @@ def _lattice_image(seed: int = 0) -> np.ndarray:
     return np.clip(base + 3 * np.round(2 * noise / noise.std()), 0, 255).astype(np.uint8)
 
 
-def test_a_2d_image_on_a_value_lattice_is_predicted_by_med_alone(monkeypatch):
+def test_a_2d_image_on_a_value_lattice_is_predicted_by_med_alone():
     """Where values sit on a lattice, MED (a neighbour's value) keeps residuals on it and beats
-    the blend; the encoder codes both and keeps the smaller, so it is never worse. (Context
-    mixing, format 5, would win here too: it is left out, ``test_codec_mixing.py``.)"""
-    import medroi.codec
-
-    monkeypatch.setattr(medroi.codec, "MIX_CANDIDATES", ())
+    the blend; the encoder codes both and keeps the smaller, so it is never worse."""
     image = _lattice_image()
     data = compress(image, nroi_max_error=0)
     assert read_header(data)["predictor"] == {"kind": "classical", "prediction": "med"}
