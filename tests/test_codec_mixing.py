@@ -128,3 +128,23 @@ def test_a_gap_in_the_used_values_is_closed_by_coding_ranks(monkeypatch):
     as_values = compress(image, nroi_max_error=0)
     assert "value_table" not in read_header(as_values)
     assert len(data) < len(as_values)
+
+
+def test_random_damage_to_mixed_pixels_gives_a_medroi_error_or_an_image():
+    """Flipped bytes inside a context-mixed chunk (CRCs recomputed, as a hostile file would):
+    every decode ends in a CorruptFileError or an image of the right shape, never a crash."""
+    image = ct_like(seed=6)
+    data = compress(image, nroi_max_error=0)
+    parsed = container.unpack(data)
+    assert parsed.header["predictor"]["prediction"] in MIX_NAMES
+    chunk = bytearray(parsed.chunk(0))
+    rng = np.random.default_rng(7)
+    for _ in range(25):
+        damaged = bytearray(chunk)
+        for position in rng.integers(8, len(chunk), 3):
+            damaged[position] ^= int(rng.integers(1, 256))
+        try:
+            out = decompress(container.pack(parsed.header, [bytes(damaged)], version=parsed.version)).array
+        except CorruptFileError:
+            continue
+        assert out.shape == image.shape and out.dtype == image.dtype
