@@ -160,20 +160,22 @@ def compress(
     block = blockgrid.classes(slices.shape[1:], grid)
     positions = blockgrid.positions(slices.shape[1:], grid)  # what context mixing uses instead
     encode = functools.partial(_encode_chunks, slices, masks, network, value_table, coding_range, bounds, entropy, gop)
-    chunks = encode(progress=progress, med_only=raster.PREDICT_BLEND, block=block)
-    prediction = None
-    if network is None and slices.shape[0] == 1:
+    two_d = network is None and slices.shape[0] == 1
+    # lossless 2D with the range coder: context mixing (format 5), with JPEG XL's weighted
+    # predictor or MED. Its models subsume the blend, MED's lattice and the exact differences,
+    # so those are not coded (on all 97 grey 2D images of the shared data a mixing mode won,
+    # the blend by 0.6-35 %: benchmarks/results/mixing.md)
+    mixing_applies = two_d and entropy == "ans" and bounds == Bounds(0, 0) and bool(MIX_CANDIDATES)
+    prediction, first = MIX_CANDIDATES[0] if mixing_applies else (None, raster.PREDICT_BLEND)
+    chunks = encode(progress=progress, med_only=first, block=positions if mixing_applies else block)
+    if two_d:
         # a 2D image: MED alone wins where values sit on a lattice (contrast-stretched
         # radiographs), the blend elsewhere; with the range coder also MED with contexts of
         # exact local differences (radiographs whose neighbour differences sit on a comb);
         # every candidate is coded and the smallest is kept
         candidates = [("med", raster.PREDICT_MED)] + ([("med_exact", raster.PREDICT_MED_EXACT)] if entropy == "ans" else [])
-        mixing_applies = entropy == "ans" and bounds == Bounds(0, 0) and bool(MIX_CANDIDATES)
         if mixing_applies:
-            # lossless: context mixing (format 5), with JPEG XL's weighted predictor or MED; its
-            # models subsume MED's lattice and the exact differences, so those are not tried
-            # (on 10 images one of the two always won, by 0.2-15 %)
-            candidates = list(MIX_CANDIDATES)
+            candidates = list(MIX_CANDIDATES[1:])
         for name, mode in candidates:
             other = encode(progress=None, med_only=mode, block=positions if mode in raster.MIX_MODES else block)
             if sum(map(len, other)) < sum(map(len, chunks)):
