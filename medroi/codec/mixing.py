@@ -17,9 +17,11 @@ learnt as the image is coded (as in lpaq / GraLIC):
    x energy.
 
 Predictor (``MIX_WP``): JPEG XL's self-correcting weighted predictor (libjxl
-``weighted.h``, default parameters), or MED (``MIX_MED``, for values on a lattice).
-Measured with ideal code lengths first (benchmarks/yardstick_mixing.py). Lossless slices
-without references only (2D images); the encoder keeps it where it is smallest.
+``weighted.h``, default parameters) corrected by a normalized-LMS second stage, or MED
+(``MIX_MED``, for values on a lattice). Measured with ideal code lengths first
+(benchmarks/yardstick_mixing.py; what paid and what did not: benchmarks/results/mixing.md).
+Lossless slices without references only (2D images); the encoder codes both modes (and the
+ranks of the used values where they leave a gap) and keeps the smallest.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ N_TAPS = 12  # the second stage's causal features (MIX_WP)
 LMS_MU = 8  # its step: 8 / 1024 (real bytes on 12 images: 3-20 within 0.15 %)
 _LMS_FEATURES, _LMS_DOT, _LMS_NORM, _LMS_BASE = N_TAPS, 2 * N_TAPS, 2 * N_TAPS + 1, 2 * N_TAPS + 2
 _FEATURE_CAP = 1 << 15
-RATE_LIMIT = 8  # counters adapt at 1 / (n + 1.5) until 1 / 2**RATE_LIMIT
+RATE_LIMIT = 8  # counters adapt at 1 / (n + 2) after n updates, until 1 / 2**RATE_LIMIT
 
 # lpaq's squash: 1 / (1 + e^-d), d in 1/256 units, p in 12 bits; stretch is its inverse
 _SQUASH_POINTS = np.array([1, 2, 3, 6, 10, 16, 27, 45, 73, 120, 194, 310, 488, 747, 1101, 1546, 2047, 2549, 2994,
