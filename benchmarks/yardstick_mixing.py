@@ -115,29 +115,52 @@ def wp_residuals(img):
 
 
 @numba.njit(cache=True)
+def binarize(q, slots, bits):
+    """The codec's decisions for residual ``q`` (zero, sign, exponent, two mantissa bits) into
+    ``slots`` / ``bits``; returns (how many, how many raw low bits follow)."""
+    m = abs(q)
+    e = 0
+    while (m >> (e + 1)) > 0:
+        e += 1
+    slots[0] = 0
+    bits[0] = 1 if q == 0 else 0
+    if q == 0:
+        return 1, 0
+    slots[1] = 1
+    bits[1] = 1 if q < 0 else 0
+    n = 2
+    for u in range(e + 1):
+        slots[n] = 2 + u
+        bits[n] = 1 if u < e else 0
+        n += 1
+    if e >= 1:
+        b1 = (m >> (e - 1)) & 1
+        slots[n] = 23 + e
+        bits[n] = b1
+        n += 1
+        if e >= 2:
+            slots[n] = 44 + min(e, 9) * 2 + b1
+            bits[n] = (m >> (e - 2)) & 1
+            n += 1
+            return n, e - 2
+    return n, 0
+
+
+@numba.njit(cache=True)
 def cost(res, ctxs, nctx):
+    """Ideal bytes of ``res`` with one adaptive probability per (context, decision)."""
     NB = 64
-    P = np.full((nctx, NB), 0.5); C = np.zeros((nctx, NB), np.int64)
+    P = np.full((nctx, NB), 0.5)
+    C = np.zeros((nctx, NB), np.int64)
+    slots = np.empty(NB, np.int64)
+    bits = np.empty(NB, np.int64)
     total = 0.0
     H, W = res.shape
     for y in range(H):
         for xx in range(W):
-            q = res[y, xx]; c = ctxs[y, xx]
-            m = abs(q); e = 0
-            while (m >> (e + 1)) > 0:
-                e += 1
-            slots = np.empty(64, np.int64); bits = np.empty(64, np.int64)
-            slots[0] = 0; bits[0] = 1 if q == 0 else 0; nb = 1
-            if q != 0:
-                slots[1] = 1; bits[1] = 1 if q < 0 else 0; nb = 2
-                for u in range(e + 1):
-                    slots[nb] = 2 + u; bits[nb] = 1 if u < e else 0; nb += 1
-                if e >= 1:
-                    b1 = (m >> (e - 1)) & 1
-                    slots[nb] = 23 + e; bits[nb] = b1; nb += 1
-                    if e >= 2:
-                        slots[nb] = 44 + min(e, 9) * 2 + b1; bits[nb] = (m >> (e - 2)) & 1; nb += 1
-                        total += e - 2
+            c = ctxs[y, xx]
+            nb, raw = binarize(res[y, xx], slots, bits)
+            total += raw
             for t in range(nb):
                 s = slots[t]; bit = bits[t]
                 p = min(max(P[c, s], 1e-4), 1 - 1e-4)
@@ -154,7 +177,9 @@ def bucket(v, n=16):
 
 
 @numba.njit(cache=True)
-def mixcost(res, ctxs, sizes, mixsel, nmix, lr, apm_on):
+def mixcost(res, ctxs, sizes, mixsel, nmix, lr):
+    """Ideal bytes of ``res`` with K context sets mixed in the logistic domain (weights per
+    ``mixsel`` level and decision, learning rate ``lr``)."""
     K, H, W = ctxs.shape
     NB = 64
     off = np.zeros(K + 1, np.int64)
@@ -162,30 +187,14 @@ def mixcost(res, ctxs, sizes, mixsel, nmix, lr, apm_on):
         off[k + 1] = off[k] + sizes[k]
     P = np.full((off[K], NB), 0.5); C = np.zeros((off[K], NB), np.int64)
     Wt = np.full((nmix, NB, K + 1), 0.3)
-    apm = np.zeros((NB, 33))
-    for s in range(NB):
-        for t in range(33):
-            apm[s, t] = 1 / (1 + np.exp(-(t - 16) / 2.0))
     st = np.empty(K + 1)
+    slots = np.empty(NB, np.int64)
+    bits = np.empty(NB, np.int64)
     total = 0.0
     for y in range(H):
         for xx in range(W):
-            q = res[y, xx]
-            m = abs(q); e = 0
-            while (m >> (e + 1)) > 0:
-                e += 1
-            slots = np.empty(64, np.int64); bits = np.empty(64, np.int64)
-            slots[0] = 0; bits[0] = 1 if q == 0 else 0; nb = 1
-            if q != 0:
-                slots[1] = 1; bits[1] = 1 if q < 0 else 0; nb = 2
-                for u in range(e + 1):
-                    slots[nb] = 2 + u; bits[nb] = 1 if u < e else 0; nb += 1
-                if e >= 1:
-                    b1 = (m >> (e - 1)) & 1
-                    slots[nb] = 23 + e; bits[nb] = b1; nb += 1
-                    if e >= 2:
-                        slots[nb] = 44 + min(e, 9) * 2 + b1; bits[nb] = (m >> (e - 2)) & 1; nb += 1
-                        total += e - 2
+            nb, raw = binarize(res[y, xx], slots, bits)
+            total += raw
             ms = mixsel[y, xx]
             for t in range(nb):
                 s = slots[t]; bit = bits[t]
@@ -198,15 +207,7 @@ def mixcost(res, ctxs, sizes, mixsel, nmix, lr, apm_on):
                 dot += Wt[ms, s, K] * st[K]
                 p = 1 / (1 + np.exp(-dot))
                 p = min(max(p, 1e-4), 1 - 1e-4)
-                pf = p
-                if apm_on:
-                    sx = min(max(dot, -7.99), 7.99)
-                    pos = (sx + 8) * 2; lo = int(pos); fr = pos - lo
-                    pa = apm[s, lo] * (1 - fr) + apm[s, lo + 1] * fr
-                    pf = min(max((p + 3 * pa) / 4, 1e-4), 1 - 1e-4)
-                    apm[s, lo] += (bit - apm[s, lo]) * 0.02 * (1 - fr)
-                    apm[s, lo + 1] += (bit - apm[s, lo + 1]) * 0.02 * fr
-                total += -np.log2(pf if bit else 1 - pf)
+                total += -np.log2(p if bit else 1 - p)
                 err = bit - p
                 for k in range(K + 1):
                     Wt[ms, s, k] += lr * err * st[k]
@@ -263,7 +264,7 @@ def main(paths: list[str]) -> None:
         for residuals in (med_residuals, wp_residuals):
             res, max_error = residuals(image)
             ctxs, sizes, select = contexts(image, res, max_error)
-            mixed.append(mixcost(res, ctxs.copy(), sizes, select, 16, 0.02, False))
+            mixed.append(mixcost(res, ctxs.copy(), sizes, select, 16, 0.02))
         name = path.rstrip("/").split("/")[-1]
         print(f"| {name} | {single / 1e3:.1f} | {mixed[0] / 1e3:.1f} | {mixed[1] / 1e3:.1f} |", flush=True)
 

@@ -21,3 +21,12 @@ def require_data(*parts: str) -> Path:
 @pytest.fixture
 def data_root() -> Path:
     return require_data()
+
+
+@pytest.fixture
+def no_mixing(monkeypatch):
+    """The encoder without its context-mixing candidates (format 5), for tests of what it
+    chooses among the others (``medroi.codec.MIX_CANDIDATES``)."""
+    import medroi.codec
+
+    monkeypatch.setattr(medroi.codec, "MIX_CANDIDATES", ())

@@ -19,13 +19,9 @@ def _smooth(shape, seed=0) -> np.ndarray:
     return np.round(field - field.min()).astype(np.int64)
 
 
-@pytest.fixture(autouse=True)
-def no_mixing(monkeypatch):
-    """These tests are about format 3: context mixing (format 5, ``test_codec_mixing.py``)
-    would win on several of their lossless 2D images, so the encoder does not try it here."""
-    import medroi.codec
-
-    monkeypatch.setattr(medroi.codec, "MIX_CANDIDATES", ())
+# these tests are about format 3 (the blend / MED choice, packing): context mixing (format 5)
+# would win on their images
+pytestmark = pytest.mark.usefixtures("no_mixing")
 
 
 def _header_with(data: bytes, **changes) -> bytes:
@@ -61,8 +57,7 @@ def test_volume_slices_decode_alone_when_packed():
 def test_dense_or_lossy_images_are_not_packed():
     dense = _smooth((64, 64)).astype(np.uint16)
     data = compress(dense, nroi_max_error=0)
-    mixed = read_header(data)["predictor"].get("prediction") in ("wp_mix", "med_mix")  # format 5: context mixing
-    assert "value_table" not in read_header(data) and container.unpack(data).version == (5 if mixed else 3)
+    assert "value_table" not in read_header(data) and container.unpack(data).version == 3
     sparse = (dense * 32).astype(np.uint16)
     lossy = compress(sparse, nroi_max_error=3)  # a bound on values is not a bound on ranks
     assert "value_table" not in read_header(lossy)

@@ -25,13 +25,9 @@ def comb_image(shape=(96, 112), seed=0) -> np.ndarray:
     return (3 * np.round(field / 3) + offset).astype(np.uint8)
 
 
-@pytest.fixture(autouse=True)
-def no_mixing(monkeypatch):
-    """These tests are about format 4: context mixing (format 5, ``test_codec_mixing.py``)
-    would win on the comb image, so the encoder does not try it here."""
-    import medroi.codec
-
-    monkeypatch.setattr(medroi.codec, "MIX_CANDIDATES", ())
+# these tests are about format 4 (exact-difference contexts, Huffman model 2): context
+# mixing (format 5) would win on their images
+pytestmark = pytest.mark.usefixtures("no_mixing")
 
 
 def _header_with(data: bytes, version: int | None = None, **predictor) -> bytes:

@@ -124,7 +124,7 @@ def test_a_gap_in_the_used_values_is_closed_by_coding_ranks(monkeypatch):
     header = read_header(data)
     assert "value_table" in header and header["predictor"]["prediction"] in MIX_NAMES
     np.testing.assert_array_equal(decompress(data).array, image)
-    monkeypatch.setattr(medroi.codec, "_sparse_table", lambda image, table: None)
+    monkeypatch.setattr(medroi.codec, "_sparse_table", lambda used, table: None)
     as_values = compress(image, nroi_max_error=0)
     assert "value_table" not in read_header(as_values)
     assert len(data) < len(as_values)

@@ -130,7 +130,9 @@ def compress(
     masks = _slices(roi_mask, slice_axis)
     value_range = (int(image.min()), int(image.max()))
     bounds = Bounds(roi_bound, nroi_bound)
-    value_table = _value_table(image, slices, roi_bound, nroi_bound, predictor)
+    # the used values of a lossless classical image (histogram packing, and ranks for mixing)
+    used = histogram.used_values(image) if roi_bound == 0 and nroi_bound == 0 and predictor is None else None
+    value_table = _value_table(slices, used)
     coding_range = value_range
     if value_table is not None:  # code ranks of the used values (lossless only), slice by slice
         coding_range = (0, value_table.size - 1)
@@ -180,7 +182,7 @@ def compress(
             other = encode(progress=None, med_only=mode, block=positions if mode in raster.MIX_MODES else block)
             if sum(map(len, other)) < sum(map(len, chunks)):
                 chunks, prediction = other, name
-        sparse = _sparse_table(image, value_table) if mixing_applies else None
+        sparse = _sparse_table(used, value_table) if mixing_applies else None
         if sparse is not None:
             # ranks where the estimate said no: a gap in the used values (CT's -2000 outside the
             # field of view, ~1000 below the air) costs large residuals at every crossing, which
@@ -245,24 +247,18 @@ def _encode_chunks(slices, masks, network, value_table, coding_range, bounds, en
     return chunks
 
 
-def _value_table(image: np.ndarray, slices: np.ndarray, roi_bound, nroi_bound, predictor) -> np.ndarray | None:
-    """The used values when a lossless classical file pays to code their ranks, else None."""
-    if roi_bound != 0 or nroi_bound != 0 or predictor is not None:
-        return None
-    table = histogram.used_values(image)
-    return table if table.size >= 2 and histogram.should_pack(slices, table) else None
+def _value_table(slices: np.ndarray, used: np.ndarray | None) -> np.ndarray | None:
+    """The used values (None: not a lossless classical file) when coding their ranks pays, else None."""
+    return used if used is not None and used.size >= 2 and histogram.should_pack(slices, used) else None
 
 
-def _sparse_table(image: np.ndarray, value_table: np.ndarray | None) -> np.ndarray | None:
+def _sparse_table(used: np.ndarray | None, value_table: np.ndarray | None) -> np.ndarray | None:
     """The used values of a lossless image that was not packed but leaves at least a quarter of
     its range unused (context mixing then also tries its ranks), else None. (Radiographs that
     use nearly every value gain nothing from ranks: 4-50 bytes on three of them.)"""
-    if value_table is not None:
+    if value_table is not None or used is None or used.size < 2 or used.size > histogram.MAX_TABLE_VALUES:
         return None
-    table = histogram.used_values(image)
-    if table.size < 2 or table.size > histogram.MAX_TABLE_VALUES or 4 * table.size > 3 * int(table[-1] - table[0] + 1):
-        return None
-    return table
+    return None if 4 * used.size > 3 * int(used[-1] - used[0] + 1) else used
 
 
 def _temporal_references(history: list[np.ndarray]) -> list[np.ndarray]:
