@@ -7,6 +7,6 @@ from __future__ import annotations
 
 from medroi.errors import MedroiError
 
-__version__ = "0.5.0"
+__version__ = "0.6.0"
 
 __all__ = ["MedroiError", "__version__"]

@@ -1,7 +1,8 @@
-"""Format 5: lossless 2D images coded by context mixing (``medroi.codec.mixing``).
+"""Formats 5 and 6: lossless 2D images coded by context mixing (``medroi.codec.mixing``).
 
-Written only when it is the smallest candidate of a lossless 2D image with the range coder;
-every other file keeps its format (3 or 4).
+medroi 0.6 writes generation 2 (format 6, deflated header) for every lossless 2D image with
+the range coder; generation 1 (format 5, medroi 0.5) is still decoded. Every other file keeps
+its format (3 or 4).
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ import pytest
 from medroi.codec import blockgrid, compress, container, decompress, decompress_slice, mixing, read_header
 from medroi.errors import CorruptFileError, UnsupportedVersionError
 
-MIX_NAMES = ("wp_mix", "med_mix")
+MIX_NAMES = ("wp_mix2", "med_mix2")
+GENERATION_1 = (("wp_mix", 3), ("med_mix", 4))  # (name, raster mode) as medroi 0.5 wrote them
 
 
 def ct_like(shape=(96, 104), seed=0) -> np.ndarray:
@@ -38,13 +40,13 @@ def _with_prediction(data: bytes, prediction: str, version: int | None = None) -
     return _header_with(data, version, predictor={**header["predictor"], "prediction": prediction})
 
 
-def test_a_lossless_ct_slice_is_coded_by_mixing_in_format_5_and_decodes_bit_exactly():
+def test_a_lossless_ct_slice_is_coded_by_mixing_in_format_6_and_decodes_bit_exactly():
     image = ct_like()
     roi = np.zeros(image.shape, bool)
     roi[30:60, 20:70] = True
     data = compress(image, roi, roi_max_error=0, nroi_max_error=0)
     assert read_header(data)["predictor"]["prediction"] in MIX_NAMES
-    assert container.unpack(data).version == 5
+    assert container.unpack(data).version == 6
     decoded = decompress(data)
     np.testing.assert_array_equal(decoded.array, image)
     assert decoded.array.dtype == image.dtype
@@ -52,7 +54,7 @@ def test_a_lossless_ct_slice_is_coded_by_mixing_in_format_5_and_decodes_bit_exac
     np.testing.assert_array_equal(decompress_slice(data, 0)[0], image)
 
 
-@pytest.mark.parametrize("mode", [mixing.MIX_WP, mixing.MIX_MED])
+@pytest.mark.parametrize("mode", mixing.MIX_MODES)
 @pytest.mark.parametrize("dtype, lo, hi", [(np.uint8, 0, 255), (np.int32, -(1 << 30), 1 << 30), (np.uint16, 0, 4095)])
 def test_both_predictors_round_trip_any_range(mode, dtype, lo, hi):
     rng = np.random.default_rng(3)
@@ -70,10 +72,37 @@ def test_block_positions_are_a_context_that_the_decoder_must_share():
     value_range = (int(image.min()), int(image.max()))
     positions = blockgrid.positions(image.shape, [7, 3])
     assert positions.max() == 63 and positions.reshape(64, 64)[8, 4] == 0
-    data = mixing.encode(image, value_range, mixing.MIX_WP, positions)
-    np.testing.assert_array_equal(mixing.decode(data, image.shape, value_range, mixing.MIX_WP, positions), image)
-    other = mixing.decode(data, image.shape, value_range, mixing.MIX_WP, None)
-    assert other is None or not np.array_equal(other, image)
+    for mode in (mixing.MIX_WP, mixing.MIX_WP2, mixing.MIX_MED2):
+        data = mixing.encode(image, value_range, mode, positions)
+        np.testing.assert_array_equal(mixing.decode(data, image.shape, value_range, mode, positions), image)
+        other = mixing.decode(data, image.shape, value_range, mode, None)
+        assert other is None or not np.array_equal(other, image)
+
+
+def test_generation_2_is_its_own_bitstream():
+    """A generation-2 stream read as generation 1 (or back) does not give the image: the
+    decoder must take the generation from the file's prediction name, never guess it."""
+    image = ct_like((64, 64), seed=8).astype(np.int64)
+    value_range = (int(image.min()), int(image.max()))
+    for written, read in ((mixing.MIX_MED2, mixing.MIX_MED), (mixing.MIX_WP, mixing.MIX_WP2)):
+        data = mixing.encode(image, value_range, written)
+        other = mixing.decode(data, image.shape, value_range, read)
+        assert other is None or not np.array_equal(other, image)
+
+
+def test_format_5_files_of_medroi_0_5_still_decode(monkeypatch):
+    """medroi 0.5 wrote generation 1 in format 5 with a plain JSON header: still bit-exact."""
+    import medroi.codec
+
+    image = ct_like(seed=2)
+    monkeypatch.setattr(medroi.codec, "MIX_CANDIDATES", GENERATION_1)
+    old = compress(image, nroi_max_error=0)
+    monkeypatch.undo()
+    assert container.unpack(old).version == 5
+    assert read_header(old)["predictor"]["prediction"] in ("wp_mix", "med_mix")
+    assert old[14:15] == b"{" and b'"predictor"' in old[:400]  # the header is plain JSON there
+    np.testing.assert_array_equal(decompress(old).array, image)
+    assert len(compress(image, nroi_max_error=0)) < len(old)
 
 
 def test_mixing_is_never_used_where_it_cannot_be():
@@ -94,23 +123,66 @@ def test_damaged_mixed_pixels_and_headers_are_refused():
     chunk = parsed.chunk(0)
     for bad_chunk in (chunk[: len(chunk) // 2], chunk[:-6] + bytes(6)):
         with pytest.raises(CorruptFileError):
-            decompress(container.pack(parsed.header, [bad_chunk], version=5))
+            decompress(container.pack(parsed.header, [bad_chunk], version=6))
     prediction = parsed.header["predictor"]["prediction"]
     for damaged in (_with_prediction(data, prediction, version=4),  # format 4 has no mixing
+                    _with_prediction(data, prediction, version=5),  # format 5 has generation 1 only
                     _header_with(data, nroi_max_error=3),  # mixing is lossless only
                     _header_with(_with_prediction(compress(image, nroi_max_error=0, entropy="huffman"), prediction,
-                                                  version=5))):
+                                                  version=6))):
         with pytest.raises(CorruptFileError):
             decompress(damaged)
 
 
-def test_a_format_5_file_is_refused_by_name_where_format_5_is_unknown(monkeypatch):
-    """What medroi 0.4 (formats 2-4) says about a context-mixed file: its format, and to upgrade."""
+@pytest.mark.parametrize("readable", [(2, 3, 4), (2, 3, 4, 5)])
+def test_a_format_6_file_is_refused_by_name_where_format_6_is_unknown(monkeypatch, readable):
+    """What medroi 0.4 (formats 2-4) and 0.5 (2-5) say about a file of medroi 0.6: its format,
+    its writer (the deflated header keeps the writer's version in plain JSON), and to upgrade."""
     data = compress(ct_like(), nroi_max_error=0)
-    assert container.unpack(data).version == 5
-    monkeypatch.setattr(container, "READABLE_VERSIONS", (2, 3, 4))
-    with pytest.raises(UnsupportedVersionError, match="format 5.*upgrade medroi"):
+    assert container.unpack(data).version == 6
+    monkeypatch.setattr(container, "READABLE_VERSIONS", readable)
+    with pytest.raises(UnsupportedVersionError, match=r"format 6, written by medroi 0\.6.*upgrade medroi"):
         decompress(data)
+
+
+def test_a_format_6_header_is_deflated_and_damage_to_it_is_refused():
+    import base64
+    import json
+    import struct
+    import zlib
+
+    image = ct_like(seed=3)
+    data = compress(image, nroi_max_error=0, metadata={"name": "x.dcm", "note": "n" * 2000})
+    length = struct.unpack_from("<I", data, len(container.MAGIC) + 2)[0]
+    stored = json.loads(data[len(container.MAGIC) + 6 : len(container.MAGIC) + 6 + length])
+    assert set(stored) == {"deflated", "medroi_version"} and length < 200  # the 2000-byte note deflates
+    assert read_header(data)["metadata"]["note"] == "n" * 2000
+
+    def repacked(wrapper: dict) -> bytes:  # another header, its CRC recomputed (as a hostile file would)
+        text = json.dumps(wrapper, separators=(",", ":"), sort_keys=True).encode()
+        prefix = container.MAGIC + struct.pack("<HI", 6, len(text)) + text
+        return prefix + struct.pack("<I", container.header_checksum(6, text)) + data[len(container.MAGIC) + 10 + length :]
+
+    def deflated(text: bytes, dictionary: bytes = container.HEADER_DICTIONARY) -> str:
+        d = zlib.compressobj(9, zlib.DEFLATED, -15, 9, zlib.Z_DEFAULT_STRATEGY, dictionary)
+        return base64.b64encode(d.compress(text) + d.flush()).decode()
+
+    assert repacked(stored) == data  # the helper rebuilds the file exactly
+    good = stored["deflated"]
+    bomb = zlib.compressobj(9, zlib.DEFLATED, -15, 9, zlib.Z_DEFAULT_STRATEGY, container.HEADER_DICTIONARY)
+    for wrapper in ({"medroi_version": "0.6.0"},  # no deflated part
+                    {"deflated": good[:-8]},  # truncated
+                    {"deflated": good + "AAAA"},  # junk after the stream
+                    {"deflated": "not base64!"},
+                    {"deflated": deflated(b"[1, 2]")},  # not an object
+                    {"deflated": deflated(json.dumps(read_header(data)).encode(), b"another dictionary")}):
+        with pytest.raises(CorruptFileError, match="header"):
+            decompress(repacked(wrapper))
+    # a deflate bomb (far more than the header limit) is stopped at the limit, not inflated whole
+    limit = container.MAX_HEADER_BYTES
+    chunk = bomb.compress(b" " * (limit + 1024)) + bomb.flush()
+    with pytest.raises(CorruptFileError, match="limit"):
+        decompress(repacked({"deflated": base64.b64encode(chunk).decode()}))
 
 
 def test_a_gap_in_the_used_values_is_closed_by_coding_ranks(monkeypatch):

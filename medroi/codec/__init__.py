@@ -163,7 +163,7 @@ def compress(
     positions = blockgrid.positions(slices.shape[1:], grid)  # what context mixing uses instead
     encode = functools.partial(_encode_chunks, slices, masks, network, value_table, coding_range, bounds, entropy, gop)
     two_d = network is None and slices.shape[0] == 1
-    # lossless 2D with the range coder: context mixing (format 5), with JPEG XL's weighted
+    # lossless 2D with the range coder: context mixing (format 6), with JPEG XL's weighted
     # predictor or MED. Its models subsume the blend, MED's lattice and the exact differences,
     # so those are not coded (on all 97 grey 2D images of the shared data a mixing mode won,
     # the blend by 0.6-35 %: benchmarks/results/mixing.md)
@@ -201,16 +201,18 @@ def compress(
 
 
 #: the container format a 2D prediction mode needs (header ``predictor.prediction``)
-PREDICTION_FORMATS = {"med": 3, "med_exact": 4, "wp_mix": 5, "med_mix": 5}
+PREDICTION_FORMATS = {"med": 3, "med_exact": 4, "wp_mix": 5, "med_mix": 5, "wp_mix2": 6, "med_mix2": 6}
 _PREDICTION_MODES = {None: raster.PREDICT_BLEND, "med": raster.PREDICT_MED, "med_exact": raster.PREDICT_MED_EXACT,
-                     "wp_mix": raster.PREDICT_WP_MIX, "med_mix": raster.PREDICT_MED_MIX}
-#: the context-mixing candidates a lossless 2D image is also coded with (``mixing``)
-MIX_CANDIDATES = (("wp_mix", raster.PREDICT_WP_MIX), ("med_mix", raster.PREDICT_MED_MIX))
+                     "wp_mix": raster.PREDICT_WP_MIX, "med_mix": raster.PREDICT_MED_MIX,
+                     "wp_mix2": raster.PREDICT_WP_MIX2, "med_mix2": raster.PREDICT_MED_MIX2}
+#: the context-mixing candidates a lossless 2D image is coded with (``mixing`` generation 2;
+#: generation 1, "wp_mix" / "med_mix" of medroi 0.5.0, is still decoded)
+MIX_CANDIDATES = (("wp_mix2", raster.PREDICT_WP_MIX2), ("med_mix2", raster.PREDICT_MED_MIX2))
 
 
 def _format_version(header: dict) -> int:
-    """Format 4 or 5 only where one of its features is used (exact-difference contexts, Huffman
-    model 2; context mixing): an older medroi refuses such a file by its number instead of
+    """Format 4, 5 or 6 only where one of its features is used (exact-difference contexts, Huffman
+    model 2; context mixing; its second generation with a deflated header): an older medroi refuses such a file by its number instead of
     misreading it, and reads every other file (format 3)."""
     prediction_format = PREDICTION_FORMATS.get(header["predictor"].get("prediction"), 3)
     return max(prediction_format, 4 if header.get("huffman_model", 1) >= 2 else 3)

@@ -5,7 +5,9 @@ Layout (all integers little-endian)::
     8 bytes   magic  b"\\x89MROI\\r\\n\\x1a"
     u16       format version
     u32       header length H (<= MAX_HEADER_BYTES)
-    H bytes   header, UTF-8 JSON
+    H bytes   header, UTF-8 JSON (format 6: {"deflated": base64 of its raw DEFLATE against
+              ``HEADER_DICTIONARY``, "medroi_version": the writer}, so that medroi 0.5 still
+              names the writer when it refuses the file)
     u32       CRC-32 of the header (format 3: of the version u16 and the header, so a flipped
               version bit cannot make a format-2 file decode as format 3 or back)
     u32       chunk count N (<= MAX_CHUNKS)
@@ -20,6 +22,7 @@ No pickle anywhere.
 
 from __future__ import annotations
 
+import base64
 import json
 import struct
 import zlib
@@ -40,10 +43,34 @@ MAGIC = b"\x89MROI\r\n\x1a"
 #: a kept source file whose ROI mask is context-coded (``kept_source.mask_coding: "context"``).
 #: 5 (medroi 0.5, only files that use it): a lossless 2D image coded by context mixing (header
 #: ``predictor.prediction: "wp_mix"`` or ``"med_mix"``, ``mixing``).
+#: 6 (medroi 0.6, only files that use it): context mixing's second generation (header
+#: ``predictor.prediction: "wp_mix2"`` or ``"med_mix2"``), and the header stored deflated
+#: (raw DEFLATE, RFC 1951, against the fixed preset dictionary ``HEADER_DICTIONARY``, base64 in a
+#: two-key JSON object): a 2D file's ~330 header bytes become ~120, 0.8 % of a 512 x 512 CT's file.
 #: Everything else is still written as format 3, which medroi 0.3 reads.
 FORMAT_VERSION = 3
-READABLE_VERSIONS = (2, 3, 4, 5)
+READABLE_VERSIONS = (2, 3, 4, 5, 6)
+DEFLATED_HEADER_FROM = 6
 MAX_HEADER_BYTES = 64 << 20
+#: part of format 6: never change it (deflate finds the strings nearest its end cheapest)
+HEADER_DICTIONARY = (
+    b'"source":{"affine":null,"bits_allocated":16,"bits_stored":12,"body_part_examined":null,"cols":512,'
+    b'"datasets":["AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAABESUNN'
+    b'AgAAAFVMBADAAAAAAgABAE9CAAACAAAAAAECAAIAVUkaADEuMi44NDAuMTAwMDguNS4xLjQuMS4xLj"],"dtype":"<u2",'
+    b'"filenames":[".dcm"],"frames":1,"image_orientation":[1.0,0.0,0.0,0.0,1.0,0.0],"image_positions":[null],'
+    b'"lossy_image_compression":null,"modality":"CT","photometric_interpretation":"MONOCHROME2",'
+    b'"pixel_representation":0,"pixel_spacing":null,"rescale_intercept":null,"rescale_slope":null,"rows":512,'
+    b'"series_instance_uid":"1.2.840.","slice_thickness":null,"source_transfer_syntax":"1.2.840.10008.1.2.1",'
+    b'"spacing":null}}'
+    b'"source":{"alpha_dropped":false,"conversion":null,"dpi":null,"dtype":"|u1","frame":null,"mode":"L",'
+    b'"pil_format":"PNG","shape":[512,512]}}'
+    b'{"block_grid":[1,1],"dtype":"uint16","entropy":"ans","gop":32,"medroi_version":"0.6.0",'
+    b'"metadata":{"format":"dicom","input_bytes":524288,"name":".png","roi_rule":"no-roi-lossless",'
+    b'"roi_source":"no mask given; no shipped model fits 2D dicom, modality unknown"},"nroi_max_error":0,'
+    b'"predictor":{"kind":"classical","prediction":"med_mix2"},"roi_fraction":0.0,"roi_max_error":0,'
+    b'"shape":[512,512],"slice_axis":1,"value_range":[0,4095],"value_table":{"count":125,"gaps":""}}'
+    b'"predictor":{"kind":"classical","prediction":"wp_mix2"},"roi_fraction":0.0,"roi_max_error":0,'
+)
 MAX_CHUNKS = 1 << 16
 _INDEX_ENTRY = struct.Struct("<QII")
 
@@ -82,6 +109,11 @@ def pack(header: dict, chunks: list[bytes], version: int = FORMAT_VERSION) -> by
     header_bytes = json.dumps(header, separators=(",", ":"), sort_keys=True).encode("utf-8")
     if len(header_bytes) > MAX_HEADER_BYTES:
         raise ValueError("header too large")
+    if version >= DEFLATED_HEADER_FROM:
+        deflate = zlib.compressobj(9, zlib.DEFLATED, -15, 9, zlib.Z_DEFAULT_STRATEGY, HEADER_DICTIONARY)
+        packed = base64.b64encode(deflate.compress(header_bytes) + deflate.flush()).decode("ascii")
+        wrapper = {"deflated": packed, "medroi_version": header.get("medroi_version")}
+        header_bytes = json.dumps(wrapper, separators=(",", ":"), sort_keys=True).encode("utf-8")
     if len(chunks) > MAX_CHUNKS:
         raise ValueError(f"too many slices ({len(chunks)} > {MAX_CHUNKS})")
     prefix = MAGIC + struct.pack("<HI", version, len(header_bytes)) + header_bytes
@@ -113,6 +145,34 @@ def _need(data: bytes, end: int, what: str) -> None:
         raise CorruptFileError(f"file is truncated: {what} runs past the end ({len(data)} bytes)")
 
 
+def _inflate(wrapper: dict) -> bytes:
+    """A format-6 header's JSON bytes; at most MAX_HEADER_BYTES, so a deflate bomb is refused."""
+    packed = wrapper.get("deflated")
+    if not isinstance(packed, str):
+        raise CorruptFileError("file header is damaged: its deflated part is missing")
+    inflate = zlib.decompressobj(-15, zdict=HEADER_DICTIONARY)
+    try:
+        text = inflate.decompress(base64.b64decode(packed, validate=True), MAX_HEADER_BYTES + 1)
+    except (ValueError, zlib.error) as error:  # binascii.Error is a ValueError
+        raise CorruptFileError(f"file header is damaged: it does not inflate ({error})") from error
+    if len(text) > MAX_HEADER_BYTES:
+        raise CorruptFileError("file header inflates past the limit")
+    if not inflate.eof or inflate.unused_data:
+        raise CorruptFileError("file header is damaged: its deflate stream is truncated or followed by junk")
+    return text
+
+
+def _parse_json(text: bytes) -> dict:
+    """The header's JSON object (CorruptFileError if it is not one)."""
+    try:  # ValueError: bad JSON, over-long integer literals; RecursionError: deep nesting
+        header = json.loads(text.decode("utf-8"))
+    except (ValueError, RecursionError) as error:  # UnicodeDecodeError is a ValueError
+        raise CorruptFileError(f"file header is not valid JSON ({error})") from error
+    if not isinstance(header, dict):
+        raise CorruptFileError("file header is not a JSON object")
+    return header
+
+
 def unpack(data: bytes) -> Container:
     """Parse and check .mroi bytes (header, index and their CRCs; chunks are checked on use)."""
     data = bytes(data)
@@ -132,14 +192,11 @@ def unpack(data: bytes) -> Container:
         if version in READABLE_VERSIONS:  # the header is intact, the version is not: a flipped bit
             raise CorruptFileError(f"file preamble is damaged: format version {version} does not match the header's CRC")
         # else an older format's plain CRC: refused below with the name of its writer
-    try:  # ValueError: bad JSON, over-long integer literals; RecursionError: deep nesting
-        header = json.loads(header_bytes.decode("utf-8"))
-    except (ValueError, RecursionError) as error:  # UnicodeDecodeError is a ValueError
-        raise CorruptFileError(f"file header is not valid JSON ({error})") from error
-    if not isinstance(header, dict):
-        raise CorruptFileError("file header is not a JSON object")
+    header = _parse_json(header_bytes)
     if version not in READABLE_VERSIONS:
         _refuse_version(version, header)
+    if version >= DEFLATED_HEADER_FROM:
+        header = _parse_json(_inflate(header))
     if n_chunks > MAX_CHUNKS:
         raise CorruptFileError(f"declared chunk count {n_chunks} exceeds the limit {MAX_CHUNKS}")
     index_start = start + header_length + 8

@@ -48,9 +48,11 @@ N_PER_REFERENCE = 4
 #: prediction modes (``med_only``): the blend; MED with activity contexts; MED with one context
 #: per exact small local difference (format 4, range coder only)
 PREDICT_BLEND, PREDICT_MED, PREDICT_MED_EXACT = 0, 1, 2
-#: lossless 2D slices coded by context mixing (``mixing``, format 5): JPEG XL's weighted predictor, or MED
+#: lossless 2D slices coded by context mixing (``mixing``): JPEG XL's weighted predictor, or MED;
+#: generation 1 (format 5) and generation 2 (format 6, one more model)
 PREDICT_WP_MIX, PREDICT_MED_MIX = 3, 4
-MIX_MODES = (PREDICT_WP_MIX, PREDICT_MED_MIX)
+PREDICT_WP_MIX2, PREDICT_MED_MIX2 = 5, 6
+MIX_MODES = (PREDICT_WP_MIX, PREDICT_MED_MIX, PREDICT_WP_MIX2, PREDICT_MED_MIX2)
 EXACT_CLAMP = 6  # N - W, W - NW and NE - N (in steps of the bound) clamped to +-6: 13**3 contexts
 _EXACT_SIDE = 2 * EXACT_CLAMP + 1
 _N_EXACT = _EXACT_SIDE ** 3

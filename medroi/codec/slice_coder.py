@@ -306,13 +306,17 @@ def _check_mode(mode: int, models: Models, entropy_name: str, error: type) -> No
 
 def _check_mix(mode: int, entropy_name: str, references: list, bound: np.ndarray, coded: np.ndarray,
                error: type) -> None:
-    """Context mixing (format 5) codes lossless slices without references, with the range coder."""
+    """Context mixing (formats 5, 6) codes lossless slices without references, with the range coder."""
     if entropy_name != "ans" or references or not coded.all() or bound.any():
         raise error(f"prediction mode {mode} (context mixing) is for lossless 2D slices with the range coder")
 
 
+_MIX_MODE_OF = {raster.PREDICT_WP_MIX: mixing.MIX_WP, raster.PREDICT_MED_MIX: mixing.MIX_MED,
+                raster.PREDICT_WP_MIX2: mixing.MIX_WP2, raster.PREDICT_MED_MIX2: mixing.MIX_MED2}
+
+
 def _mix_mode(mode: int) -> int:
-    return mixing.MIX_WP if mode == raster.PREDICT_WP_MIX else mixing.MIX_MED
+    return _MIX_MODE_OF[mode]
 
 
 def encode_pixels(
@@ -334,8 +338,8 @@ def encode_pixels(
     no Huffman pair symbols, no background skip; written only by tests now). ``med_only``
     (format 3): predict with MED alone, no blend or bias correction (``raster.PREDICT_MED``);
     ``raster.PREDICT_MED_EXACT`` (format 4, range coder only, ``Models(exact=True)``): with
-    contexts of exact local differences; ``raster.PREDICT_WP_MIX`` / ``PREDICT_MED_MIX`` (format 5,
-    lossless slices without references): context mixing (``mixing``), where ``block`` is each
+    contexts of exact local differences; ``raster.PREDICT_WP_MIX`` / ``PREDICT_MED_MIX`` (format 5;
+    ``PREDICT_WP_MIX2`` / ``PREDICT_MED_MIX2``: format 6; lossless slices without references): context mixing (``mixing``), where ``block`` is each
     pixel's 8 x 8 block position (``blockgrid.positions``) or None. Otherwise ``block``: each pixel's
     block-edge class (``blockgrid.classes``, format 3, range coder only) or None.
     ``huffman_model``: the Huffman bitstream's revision (``HUFFMAN_MODEL``; 1: medroi 0.3.0)."""
