@@ -197,7 +197,7 @@ def compress(
         header["value_table"] = histogram.encode_table(value_table)
     if prediction is not None:
         header["predictor"] = {**header["predictor"], "prediction": prediction}
-    return container.pack(header, chunks, version=_format_version(header))
+    return container.pack(header, chunks, version=container.version_for(header, _format_version(header)))
 
 
 #: the container format a 2D prediction mode needs (header ``predictor.prediction``)
@@ -316,7 +316,7 @@ def _validated_header(parsed: container.Container) -> dict:
     if "prediction" in predictor and (predictor["prediction"] not in PREDICTION_FORMATS or predictor["kind"] != "classical"
                                       or parsed.version < PREDICTION_FORMATS[predictor["prediction"]]
                                       or (predictor["prediction"] != "med" and entropy != "ans")
-                                      or (PREDICTION_FORMATS[predictor["prediction"]] == 5
+                                      or (PREDICTION_FORMATS[predictor["prediction"]] >= 5  # mixing
                                           and (bounds != [0, 0] or (len(shape) == 3 and shape[slice_axis] != 1)))):
         raise CorruptFileError(f"file header is damaged: prediction {predictor['prediction']!r} for a "
                                f"{predictor['kind']} predictor in a format-{parsed.version} file")

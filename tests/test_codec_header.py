@@ -1,0 +1,33 @@
+"""Format 6's deflated header: used where it pays (mixing files, large headers), nowhere else."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from medroi.codec import compress, container, decompress, read_header
+
+
+def _volume() -> np.ndarray:
+    rng = np.random.default_rng(0)
+    return (np.cumsum(rng.integers(-2, 3, (3, 20, 24)), axis=2) + 100).astype(np.int16)
+
+
+def test_a_large_header_is_deflated_and_a_small_one_is_left_as_format_3():
+    """A DICOM source's datasets (base64 in the header) made a 35-slice MR series' file 6.3 MB
+    of header; a NIfTI volume's header stays plain, readable by medroi 0.3."""
+    volume = _volume()
+    datasets = ["AAAAB3NzaC1yc2EAAAADAQABAAABAQ" * 80 + f"{k:04d}" for k in range(volume.shape[0])]
+    big = compress(volume, nroi_max_error=0, metadata={"source": {"datasets": datasets}})
+    small = compress(volume, nroi_max_error=0, metadata={"name": "x.nii.gz"})
+    assert container.unpack(big).version == 6 and container.unpack(small).version == 3
+    assert len(big) < len(small) + 1000 < len(small) + sum(map(len, datasets))
+    assert read_header(big)["metadata"]["source"]["datasets"] == datasets
+    np.testing.assert_array_equal(decompress(big).array, volume)
+    np.testing.assert_array_equal(decompress(small).array, volume)
+
+
+def test_the_rule_is_the_header_size():
+    header = {"metadata": {"note": "x" * (container.DEFLATE_HEADER_BYTES + 10)}}
+    assert container.version_for(header, 3) == 6 and container.version_for(header, 4) == 6
+    assert container.version_for({"metadata": {}}, 3) == 3 and container.version_for({"metadata": {}}, 4) == 4
+    assert container.version_for({}, 6) == 6
