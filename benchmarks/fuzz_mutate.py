@@ -7,7 +7,8 @@ wrong types, huge or negative numbers), shuffled, duplicated or overlapping chun
 entries, chunks swapped between files, plus plain random bytes and truncations.
 
 The container layout (see ``medroi.codec.container``) is parsed here with the library's
-magic and struct sizes; ``check_layout`` verifies at start-up that re-assembling a seed
+magic and struct sizes (a format-6 header is inflated, so mutators edit its JSON, and deflated
+again by the library's ``stored_header``); ``check_layout`` verifies at start-up that re-assembling a seed
 gives its bytes back, so a layout change fails loudly instead of fuzzing nothing.
 """
 
@@ -21,7 +22,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from medroi.codec.container import MAGIC, header_checksum
+from medroi.codec.container import DEFLATED_HEADER_FROM, MAGIC, deflated_header, header_checksum, stored_header
 
 _ENTRY = struct.Struct("<QII")
 _PREAMBLE = len(MAGIC) + 6
@@ -45,13 +46,23 @@ def parse(data: bytes) -> Layout:
     header = data[_PREAMBLE : _PREAMBLE + length]
     (n,) = struct.unpack_from("<I", data, _PREAMBLE + length + 4)
     start = _PREAMBLE + length + 8
+    if version >= DEFLATED_HEADER_FROM:
+        header, start = deflated_header(data, start, json.loads(header))
     chunks = tuple(data[o : o + n_] for o, n_, _ in _ENTRY.iter_unpack(data[start : start + _ENTRY.size * n]))
     return Layout(version, header, chunks)
 
 
+def _writer(header: bytes) -> str | None:
+    try:
+        return json.loads(header).get("medroi_version")
+    except (ValueError, AttributeError):  # a mutated header: any writer will do
+        return None
+
+
 def _prefix(version: int, header: bytes, n_entries: int) -> bytes:
-    return (MAGIC + struct.pack("<HI", version, len(header)) + header
-            + struct.pack("<II", header_checksum(version, header), n_entries))
+    stored, after = stored_header(version, header, _writer(header))
+    return (MAGIC + struct.pack("<HI", version, len(stored)) + stored
+            + struct.pack("<II", header_checksum(version, stored), n_entries) + after)
 
 
 def assemble(layout: Layout) -> bytes:

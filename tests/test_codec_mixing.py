@@ -146,43 +146,58 @@ def test_a_format_6_file_is_refused_by_name_where_format_6_is_unknown(monkeypatc
 
 
 def test_a_format_6_header_is_deflated_and_damage_to_it_is_refused():
-    import base64
     import json
     import struct
     import zlib
 
     image = ct_like(seed=3)
     data = compress(image, nroi_max_error=0, metadata={"name": "x.dcm", "note": "n" * 2000})
-    length = struct.unpack_from("<I", data, len(container.MAGIC) + 2)[0]
-    stored = json.loads(data[len(container.MAGIC) + 6 : len(container.MAGIC) + 6 + length])
-    assert set(stored) == {"deflated", "medroi_version"} and length < 200  # the 2000-byte note deflates
+    parsed = container.unpack(data)
+    length, at = struct.unpack_from("<I", data, len(container.MAGIC) + 2)[0], len(container.MAGIC) + 6
+    wrapper = json.loads(data[at : at + length])
+    assert set(wrapper) == {"deflated_header_bytes", "medroi_version"}
+    blob = data[at + length + 8 : at + length + 8 + wrapper["deflated_header_bytes"]]
+    assert len(blob) < 200  # the 2000-byte note deflates
     assert read_header(data)["metadata"]["note"] == "n" * 2000
+    chunks = [parsed.chunk(k) for k in range(len(parsed.index))]
 
-    def repacked(wrapper: dict) -> bytes:  # another header, its CRC recomputed (as a hostile file would)
+    def build(wrapper: dict, blob: bytes, crc: int | None = None) -> bytes:
+        """A format-6 file with this wrapper and deflated header, every other CRC and offset
+        recomputed (as a hostile file would)."""
         text = json.dumps(wrapper, separators=(",", ":"), sort_keys=True).encode()
         prefix = container.MAGIC + struct.pack("<HI", 6, len(text)) + text
-        return prefix + struct.pack("<I", container.header_checksum(6, text)) + data[len(container.MAGIC) + 10 + length :]
+        prefix += struct.pack("<II", container.header_checksum(6, text), len(chunks)) + blob
+        prefix += struct.pack("<I", zlib.crc32(blob) if crc is None else crc)
+        index, offset = b"", len(prefix) + 16 * len(chunks) + 4
+        for chunk in chunks:
+            index += struct.pack("<QII", offset, len(chunk), zlib.crc32(chunk))
+            offset += len(chunk)
+        return prefix + index + struct.pack("<I", zlib.crc32(index)) + b"".join(chunks)
 
-    def deflated(text: bytes, dictionary: bytes = container.HEADER_DICTIONARY) -> str:
+    def deflated(text: bytes, dictionary: bytes = container.HEADER_DICTIONARY) -> bytes:
         d = zlib.compressobj(9, zlib.DEFLATED, -15, 9, zlib.Z_DEFAULT_STRATEGY, dictionary)
-        return base64.b64encode(d.compress(text) + d.flush()).decode()
+        return d.compress(text) + d.flush()
 
-    assert repacked(stored) == data  # the helper rebuilds the file exactly
-    good = stored["deflated"]
-    bomb = zlib.compressobj(9, zlib.DEFLATED, -15, 9, zlib.Z_DEFAULT_STRATEGY, container.HEADER_DICTIONARY)
-    for wrapper in ({"medroi_version": "0.6.0"},  # no deflated part
-                    {"deflated": good[:-8]},  # truncated
-                    {"deflated": good + "AAAA"},  # junk after the stream
-                    {"deflated": "not base64!"},
-                    {"deflated": deflated(b"[1, 2]")},  # not an object
-                    {"deflated": deflated(json.dumps(read_header(data)).encode(), b"another dictionary")}):
+    def sized(blob: bytes) -> dict:
+        return {**wrapper, "deflated_header_bytes": len(blob)}
+
+    assert build(wrapper, blob) == data  # the helper rebuilds the file exactly
+    plain = json.dumps(read_header(data)).encode()
+    for damaged in (build({"medroi_version": "0.6.0"}, blob),  # no size of the deflated part
+                    build({**wrapper, "deflated_header_bytes": "12"}, blob),
+                    build({**wrapper, "deflated_header_bytes": 0}, b""),
+                    build({**wrapper, "deflated_header_bytes": 1 << 40}, blob),
+                    build(wrapper, blob, crc=zlib.crc32(blob) ^ 1),  # its CRC
+                    build(sized(blob[:-8]), blob[:-8]),  # truncated (CRC recomputed)
+                    build(sized(blob + b"junk"), blob + b"junk"),  # junk after the stream
+                    build(sized(deflated(b"[1, 2]")), deflated(b"[1, 2]")),  # not an object
+                    build(sized(deflated(plain, b"another dictionary")), deflated(plain, b"another dictionary"))):
         with pytest.raises(CorruptFileError, match="header"):
-            decompress(repacked(wrapper))
+            decompress(damaged)
     # a deflate bomb (far more than the header limit) is stopped at the limit, not inflated whole
-    limit = container.MAX_HEADER_BYTES
-    chunk = bomb.compress(b" " * (limit + 1024)) + bomb.flush()
+    bomb = deflated(b" " * (container.MAX_HEADER_BYTES + 1024))
     with pytest.raises(CorruptFileError, match="limit"):
-        decompress(repacked({"deflated": base64.b64encode(chunk).decode()}))
+        decompress(build(sized(bomb), bomb))
 
 
 def test_a_gap_in_the_used_values_is_closed_by_coding_ranks(monkeypatch):
