@@ -354,7 +354,8 @@ def _kept_source(input_path, image, roi_mask, data: bytes, requested) -> bytes |
     path = Path(input_path)
     if not path.is_file() or image.format not in kept.SUFFIXES or path.stat().st_size >= len(data):
         return None
-    header = {k: v for k, v in codec.read_header(data).items() if k not in ("chunk_bytes", "file_bytes")}
+    header = {k: v for k, v in codec.read_header(data).items()
+              if k not in ("chunk_bytes", "file_bytes", "format_version")}
     # the image's own metadata is in the file itself; the rest (ROI rule, sizes) stays
     header["metadata"] = {k: v for k, v in header["metadata"].items() if k != "source"}
     mask = np.zeros(image.shape, bool) if roi_mask is None else roi_mask
@@ -482,6 +483,7 @@ def file_info(path: str | os.PathLike) -> dict:
         "cr_vs_input_file": metadata["input_bytes"] / header["file_bytes"]
         if isinstance(metadata.get("input_bytes"), int) and metadata["input_bytes"] > 0 else None,
         "medroi_version": header.get("medroi_version"),
+        "format_version": header["format_version"],
         "kept_source": header.get("kept_source"),
     }
 

@@ -31,3 +31,14 @@ def test_the_rule_is_the_header_size():
     assert container.version_for(header, 3) == 6 and container.version_for(header, 4) == 6
     assert container.version_for({"metadata": {}}, 3) == 3 and container.version_for({"metadata": {}}, 4) == 4
     assert container.version_for({}, 6) == 6
+
+
+def test_info_names_the_format_version(tmp_path):
+    from medroi.api import file_info
+
+    volume = _volume()
+    for metadata, version in (({"name": "x.nii.gz"}, 3), ({"note": "y" * 5000}, 6)):
+        path = tmp_path / f"v{version}.mroi"
+        path.write_bytes(compress(volume, nroi_max_error=0, metadata=metadata))
+        assert file_info(path)["format_version"] == version
+        assert read_header(path.read_bytes())["format_version"] == version

@@ -351,7 +351,7 @@ def _slice_shape(header: dict) -> tuple[int, int]:
 
 
 def read_header(data: bytes) -> dict:
-    """The checked JSON header of .mroi bytes, with the file's chunk sizes added."""
+    """The checked JSON header of .mroi bytes, with the file's chunk sizes and format version added."""
     parsed = container.unpack(data)
     if kept.is_kept(parsed.header):
         kept.check(parsed)
@@ -362,6 +362,7 @@ def read_header(data: bytes) -> dict:
             _decode_table(header)
     header["chunk_bytes"] = [length for _, length, _ in parsed.index]
     header["file_bytes"] = len(parsed.data)
+    header["format_version"] = parsed.version
     return header
 
 
