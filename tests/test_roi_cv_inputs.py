@@ -58,3 +58,59 @@ def test_a_context_unet_trains_and_predicts_on_stacked_slices():
     prob = predict(net, stacked)
     assert prob.shape == (6, 32, 32) and 0 <= prob.min() and prob.max() <= 1
     assert predict(net, stacked, flip_average=True).shape == (6, 32, 32)
+
+
+def _brats_case(folder, rng, flair_scale: float = 1000.0, t1ce_scale: float = 50.0):
+    """A synthetic skull-stripped case: FLAIR and T1ce on one grid (different scales), a seg."""
+    import nibabel as nib
+
+    folder.mkdir(parents=True)
+    shape = (40, 40, 8)
+    brain = np.zeros(shape, bool)
+    brain[5:35, 5:35, :] = True
+    seg = np.zeros(shape, np.uint8)
+    seg[15:25, 15:25, 2:6] = 2
+    volumes = {"flair": np.where(brain, np.round(rng.random(shape) * flair_scale) + 10, 0),
+               "t1ce": np.where(brain, np.round(rng.random(shape) * t1ce_scale) + 1, 0), "seg": seg}
+    for name, vol in volumes.items():
+        dtype = np.uint8 if name == "seg" else np.int16  # integer, as BRATS stores them
+        nib.save(nib.Nifti1Image(vol.astype(dtype), np.eye(4)), str(folder / f"{folder.name}_{name}.nii.gz"))
+    return volumes
+
+
+def test_flair_and_t1ce_are_stacked_modality_major_with_their_neighbours(tmp_path):
+    """--modalities flair,t1ce --context 1: channels are FLAIR z-1, z, z+1, then T1ce z-1, z, z+1,
+    each modality normalised on its own; the FLAIR-only cache keeps its file name and shape."""
+    from medroi.networks.roi_cv import brats_input, brats_network_input, cache_brats
+
+    case = tmp_path / "Brats18_Synth_1"
+    volumes = _brats_case(case, np.random.default_rng(1))
+    both = cache_brats(case, 16, tmp_path / "cache", ["flair", "t1ce"])
+    alone = cache_brats(case, 16, tmp_path / "cache")
+    assert both.name == "Brats18_Synth_1_flair+t1ce.npz" and alone.name == "Brats18_Synth_1.npz"
+    image, flair_only = np.load(both)["image"], np.load(alone)["image"]
+    assert image.shape == (2, 8, 16, 16) and flair_only.shape == (8, 16, 16)
+    np.testing.assert_array_equal(image[0], flair_only)
+    t1ce = brats_input(volumes["t1ce"], 16).astype(np.float16)  # its own percentiles, not the FLAIR's
+    np.testing.assert_array_equal(image[1], t1ce)
+    # a T1ce 20x fainter than the FLAIR spans [0, 1] like it (FLAIR percentiles would map it near 0)
+    assert abs(float(image[1].mean()) - float(image[0].mean())) < 0.05 and image[1].mean() > 0.1
+    x = brats_network_input(image, 1)
+    assert x.shape == (8, 6, 16, 16)
+    for z in range(8):
+        for d in (-1, 0, 1):
+            src = min(max(z + d, 0), 7)
+            np.testing.assert_array_equal(x[z, 1 + d], image[0, src])
+            np.testing.assert_array_equal(x[z, 4 + d], image[1, src])
+    np.testing.assert_array_equal(brats_network_input(flair_only, 1), x[:, :3])
+
+
+def test_a_missing_modality_is_refused_with_what_to_do(tmp_path):
+    import pytest
+
+    from medroi.networks.roi_cv import cache_brats
+
+    case = tmp_path / "Brats18_Synth_2"
+    _brats_case(case, np.random.default_rng(2))
+    with pytest.raises(SystemExit, match="no t2 volume"):
+        cache_brats(case, 16, tmp_path / "cache", ["flair", "t2"])

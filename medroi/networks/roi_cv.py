@@ -66,20 +66,51 @@ def xray_input(array: np.ndarray, size: int, invert: bool = False) -> np.ndarray
     return to_model_grid(unit[None], size)
 
 
-def cache_brats(case: Path, size: int, cache_dir: Path) -> Path:
-    out = cache_dir / f"{case.name}.npz"
+def brats_cache_name(case: str, modalities: Sequence[str] = ("flair",)) -> str:
+    """The cache file of a case: FLAIR-only keeps its old name, other inputs name their modalities."""
+    mods = tuple(modalities)
+    return f"{case}.npz" if mods == ("flair",) else f"{case}_{'+'.join(mods)}.npz"
+
+
+def cache_brats(case: Path, size: int, cache_dir: Path, modalities: Sequence[str] = ("flair",)) -> Path:
+    """Cache a case's model-grid input, truth and slice flags. ``image`` is [Z, s, s] for FLAIR
+    alone, else [M, Z, s, s] in the order of ``modalities``, each normalised on its own
+    (:func:`brats_input`: percentiles over that modality's voxels above its own minimum)."""
+    out = cache_dir / brats_cache_name(case.name, modalities)
     if out.exists():
         return out
     from medroi.io import read_image
 
     vol = read_image(next(case.glob("*_flair.nii*"))).array
     wt = np.isin(read_image(next(case.glob("*_seg.nii*"))).array, WHOLE_TUMOUR)
-    image = brats_input(vol, size)
+    if tuple(modalities) == ("flair",):
+        image = brats_input(vol, size)
+    else:
+        planes = []
+        for m in modalities:
+            found = sorted(case.glob(f"*_{m}.nii*"))
+            if not found:
+                raise SystemExit(f"{case.name} has no {m} volume (*_{m}.nii*): drop it from --modalities")
+            other = vol if m == "flair" else read_image(found[0]).array
+            if other.shape != vol.shape:
+                raise SystemExit(f"{case.name}: {m} is {other.shape}, FLAIR {vol.shape}: co-register them first")
+            planes.append(brats_input(other, size))
+        image = np.stack(planes)
     roi = to_model_grid(np.moveaxis(wt, -1, 0).astype(np.float32), size) > 0.5
-    brain = (vol > vol.min()).sum(axis=(0, 1)) >= 300
+    brain = (vol > vol.min()).sum(axis=(0, 1)) >= 300  # slices trained on: the FLAIR's brain
     out.parent.mkdir(parents=True, exist_ok=True)
     np.savez(out, image=image.astype(np.float16), roi=roi, brain=brain, tumour=wt.any(axis=(0, 1)))
     return out
+
+
+def brats_network_input(image: np.ndarray, context: int) -> np.ndarray:
+    """[Z, s, s] or [M, Z, s, s] -> [Z, M x (1 + 2 context), s, s]: each modality's slice with its
+    neighbours (:func:`medroi.autoroi.context.with_context`), modality-major."""
+    from medroi.autoroi.context import with_context
+
+    if image.ndim == 3:
+        return with_context(image, context)
+    return np.concatenate([with_context(plane, context) for plane in image], axis=1)
 
 
 def cache_xray(name: str, image_path: Path, mask_path: Path, size: int, cache_dir: Path) -> Path:
@@ -223,6 +254,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--res-units", type=int, default=1, help="U-Net residual units (seg_res_units)")
     ap.add_argument("--context", type=int, default=0,
                     help="BRATS: neighbouring slices on each side as extra channels (roi.json context_slices)")
+    ap.add_argument("--modalities", default="flair",
+                    help="BRATS: comma list of co-registered volumes read as input (e.g. flair,t1ce), each "
+                         "normalised on its own and given --context neighbours; channels modality-major")
     ap.add_argument("--reuse-weights", action="store_true",
                     help="load each run's saved unet.pt instead of training (re-score, e.g. with --flip-average)")
     ap.add_argument("--flip-average", action="store_true",
@@ -244,7 +278,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.dataset == "brats":
         items = brats_case_dirs(root)
         names = [c.name for c in items]
-        files = [cache_brats(c, args.size, cache_dir) for c in items]
+        modalities = [m.strip() for m in args.modalities.split(",") if m.strip()]
+        files = [cache_brats(c, args.size, cache_dir, modalities) for c in items]
     else:
         items = xray_pairs(root)
         names = [n for n, _, _ in items]
@@ -252,10 +287,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     data = [dict(np.load(f)) for f in files]
     if args.context and args.dataset != "brats":
         raise SystemExit("--context needs slices of a volume (brats)")
-    from medroi.autoroi.context import with_context
-
-    for d in data:  # the network's input: [Z, 1 + 2 x context, s, s]
-        d["input"] = with_context(d["image"], args.context) if args.dataset == "brats" else d["image"][:, None]
+    if args.modalities != "flair" and args.dataset != "brats":
+        raise SystemExit("--modalities is for brats")
+    for d in data:  # the network's input: [Z, modalities x (1 + 2 x context), s, s]
+        d["input"] = brats_network_input(d["image"], args.context) if args.dataset == "brats" else d["image"][:, None]
     log(f"{args.dataset}: {len(items)} cases cached at {args.size}; args {vars(args)}")
     # cases with an incomplete truth (a lung mask with one lung) are held out and scored, never trained on
     complete = [True] * len(items) if args.dataset == "brats" else [lung_mask_complete(m) for _, _, m in items]
@@ -286,7 +321,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         out_dir.mkdir(exist_ok=True)
         channels = [int(c) for c in args.channels.split(",")]
         if args.reuse_weights:  # re-score: the time recorded stays the training run's
-            net = make_unet(channels, args.res_units, in_channels=1 + 2 * args.context)
+            net = make_unet(channels, args.res_units, in_channels=data[0]["input"].shape[1])
             net.load_state_dict(torch.load(out_dir / "unet.pt", map_location="cpu", weights_only=True))
             net.eval()
             previous = out_dir / "result.json"
@@ -306,7 +341,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             rows.append({"case": names[i], "dice": dice(pred, truth), "complete_truth": complete[i]})
             log(f"  {names[i]} dice {rows[-1]['dice']:.3f}")
         summary = {"run": run, "train_seconds": seconds, "flip_average": args.flip_average,
-                   "context": args.context, "items": rows,
+                   "context": args.context, "modalities": args.modalities, "items": rows,
                    "mean_dice": float(np.mean([r["dice"] for r in rows if r["complete_truth"]])) if rows else None}
         (out_dir / "result.json").write_text(json.dumps(summary, indent=2))
         log(f"run {run} done in {seconds} s, mean dice {summary['mean_dice']}")
