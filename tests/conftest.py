@@ -25,8 +25,10 @@ def data_root() -> Path:
 
 @pytest.fixture
 def no_mixing(monkeypatch):
-    """The encoder without its context-mixing candidates (format 5), for tests of what it
-    chooses among the others (``medroi.codec.MIX_CANDIDATES``)."""
+    """The encoder without its context-mixing candidates (formats 5, 6: 2D images and colour
+    planes), for tests of what it chooses among the others (``medroi.codec.MIX_CANDIDATES``,
+    ``PLANE_CANDIDATES``)."""
     import medroi.codec
 
     monkeypatch.setattr(medroi.codec, "MIX_CANDIDATES", ())
+    monkeypatch.setattr(medroi.codec, "PLANE_CANDIDATES", ())

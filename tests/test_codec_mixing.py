@@ -235,3 +235,45 @@ def test_random_damage_to_mixed_pixels_gives_a_medroi_error_or_an_image():
         except CorruptFileError:
             continue
         assert out.shape == image.shape and out.dtype == image.dtype
+
+
+def _colour_radiograph(seed: int = 9) -> np.ndarray:
+    """An RGB radiograph whose planes nearly agree (a grey image saved in colour, a red mark)."""
+    grey = np.clip(ct_like((72, 80), seed=seed) // 8 + 128, 0, 255).astype(np.uint8)
+    rgb = np.stack([grey, grey, grey], axis=-1)
+    rgb[10:20, 30:50, 0] = 255  # an annotation in red
+    rgb[..., 2] = np.clip(rgb[..., 2].astype(int) - (np.arange(80) % 7 == 0), 0, 255)
+    return rgb
+
+
+def test_colour_planes_are_mixed_as_differences_and_decode_plane_by_plane():
+    rgb = _colour_radiograph()
+    data = compress(rgb, nroi_max_error=0)
+    header = read_header(data)
+    assert header["predictor"]["prediction"] in ("wp_planes2", "med_planes2") and header["format_version"] == 6
+    np.testing.assert_array_equal(decompress(data).array, rgb)
+    for k in range(3):
+        np.testing.assert_array_equal(np.asarray(decompress_slice(data, k)[0]), rgb[..., k])
+    import medroi.codec
+
+    blend = medroi.codec.PLANE_CANDIDATES
+    try:  # without the plane candidates: the blend with references, larger here
+        medroi.codec.PLANE_CANDIDATES = ()
+        assert len(compress(rgb, nroi_max_error=0)) > len(data)
+    finally:
+        medroi.codec.PLANE_CANDIDATES = blend
+
+
+def test_plane_mixing_only_where_it_can_be():
+    rgb = _colour_radiograph(seed=10)
+    assert read_header(compress(rgb, nroi_max_error=2))["predictor"].get("prediction") is None  # lossy
+    five = np.stack([rgb[..., 0]] * 5)  # more than 4 slices: a volume, not planes
+    assert read_header(compress(five, nroi_max_error=0))["predictor"].get("prediction") is None
+    data = compress(rgb, nroi_max_error=0)
+    plane_name = read_header(data)["predictor"]["prediction"]
+    two_d = compress(rgb[..., 0], nroi_max_error=0)
+    for damaged in (_with_prediction(data, "wp_mix2"),  # 2D mixing for a 3-plane image
+                    _with_prediction(two_d, plane_name),  # plane mixing for a 2D image
+                    _with_prediction(data, plane_name, version=5)):
+        with pytest.raises(CorruptFileError):
+            decompress(damaged)

@@ -44,7 +44,8 @@ MAGIC = b"\x89MROI\r\n\x1a"
 #: 5 (medroi 0.5, only files that use it): a lossless 2D image coded by context mixing (header
 #: ``predictor.prediction: "wp_mix"`` or ``"med_mix"``, ``mixing``).
 #: 6 (medroi 0.6, only files that use it): context mixing's second generation (header
-#: ``predictor.prediction: "wp_mix2"`` or ``"med_mix2"``), and the header stored deflated
+#: ``predictor.prediction: "wp_mix2"`` or ``"med_mix2"``; colour planes as differences:
+#: ``"wp_planes2"`` / ``"med_planes2"``), and the header stored deflated
 #: (raw DEFLATE, RFC 1951, against the fixed preset dictionary ``HEADER_DICTIONARY``, after a
 #: two-key JSON header): a 2D file's ~330 header bytes become ~120, 0.8 % of a 512 x 512 CT's
 #: file. Also every file whose header is at least ``DEFLATE_HEADER_BYTES`` (a DICOM source's

@@ -26,8 +26,10 @@ Predictor (``MIX_WP``): JPEG XL's self-correcting weighted predictor (libjxl
 ``weighted.h``, default parameters) corrected by a normalized-LMS second stage, or MED
 (``MIX_MED``, for values on a lattice). Measured with ideal code lengths first
 (benchmarks/yardstick_mixing.py; what paid and what did not: benchmarks/results/mixing.md).
-Lossless slices without references only (2D images); the encoder codes both modes (and the
-ranks of the used values where they leave a gap) and keeps the smallest.
+Lossless slices without references only: 2D images, and the planes of a colour image, where
+``slice_coder`` hands over each plane after the first as its difference from the plane before.
+The encoder codes both modes (and the ranks of the used values where they leave a gap) and
+keeps the smallest.
 """
 
 from __future__ import annotations

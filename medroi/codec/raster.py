@@ -53,6 +53,11 @@ PREDICT_BLEND, PREDICT_MED, PREDICT_MED_EXACT = 0, 1, 2
 PREDICT_WP_MIX, PREDICT_MED_MIX = 3, 4
 PREDICT_WP_MIX2, PREDICT_MED_MIX2 = 5, 6
 MIX_MODES = (PREDICT_WP_MIX, PREDICT_MED_MIX, PREDICT_WP_MIX2, PREDICT_MED_MIX2)
+#: lossless planes of a colour image (format 6): the first coded by mixing generation 2, each
+#: other as its difference from the plane before (JPEG XL's "subtract green", generalised)
+PREDICT_WP_PLANES2, PREDICT_MED_PLANES2 = 7, 8
+PLANE_MIX_MODES = (PREDICT_WP_PLANES2, PREDICT_MED_PLANES2)
+MAX_PLANES = 4
 EXACT_CLAMP = 6  # N - W, W - NW and NE - N (in steps of the bound) clamped to +-6: 13**3 contexts
 _EXACT_SIDE = 2 * EXACT_CLAMP + 1
 _N_EXACT = _EXACT_SIDE ** 3

@@ -306,13 +306,25 @@ def _check_mode(mode: int, models: Models, entropy_name: str, error: type) -> No
 
 def _check_mix(mode: int, entropy_name: str, references: list, bound: np.ndarray, coded: np.ndarray,
                error: type) -> None:
-    """Context mixing (formats 5, 6) codes lossless slices without references, with the range coder."""
-    if entropy_name != "ans" or references or not coded.all() or bound.any():
+    """Context mixing (formats 5, 6) codes lossless slices with the range coder, without references
+    (2D images) or from the plane before (colour planes)."""
+    planes = mode in raster.PLANE_MIX_MODES
+    if entropy_name != "ans" or (references and not planes) or not coded.all() or bound.any():
         raise error(f"prediction mode {mode} (context mixing) is for lossless 2D slices with the range coder")
 
 
+def _plane(values: np.ndarray, references: list, value_range: tuple[int, int], mode: int):
+    """What mixing codes of a slice, and its range: the slice, or (colour planes after the
+    first) its difference from the plane before."""
+    if mode not in raster.PLANE_MIX_MODES or not references:
+        return values, value_range
+    lo, hi = value_range
+    return values.astype(np.int64) - references[0].reshape(values.shape), (lo - hi, hi - lo)
+
+
 _MIX_MODE_OF = {raster.PREDICT_WP_MIX: mixing.MIX_WP, raster.PREDICT_MED_MIX: mixing.MIX_MED,
-                raster.PREDICT_WP_MIX2: mixing.MIX_WP2, raster.PREDICT_MED_MIX2: mixing.MIX_MED2}
+                raster.PREDICT_WP_MIX2: mixing.MIX_WP2, raster.PREDICT_MED_MIX2: mixing.MIX_MED2,
+                raster.PREDICT_WP_PLANES2: mixing.MIX_WP2, raster.PREDICT_MED_PLANES2: mixing.MIX_MED2}
 
 
 def _mix_mode(mode: int) -> int:
@@ -354,9 +366,10 @@ def encode_pixels(
     if constant:  # e.g. the empty slices above and below a skull-stripped brain: a few bits
         _emit_value(encoder, int(x[0]) - lo, hi - lo)
         return x.reshape(height, width).copy()
-    if med_only in raster.MIX_MODES:
+    if med_only in raster.MIX_MODES + raster.PLANE_MIX_MODES:
         _check_mix(med_only, encoder.entropy, refs, bound, coded, ValueError)
-        _emit_bytes(encoder, mixing.encode(values, value_range, _mix_mode(med_only), block))
+        plane, plane_range = _plane(values, refs, value_range, med_only)
+        _emit_bytes(encoder, mixing.encode(plane, plane_range, _mix_mode(med_only), block))
         return x.reshape(height, width).copy()
     background = (x - lo <= bound) & coded  # such a pixel may be decoded as lo
     use_flag = int(background.sum()) * _FLAG_MIN_FRACTION >= int(coded.sum())
@@ -435,11 +448,17 @@ def decode_pixels(
         if not coded.all():
             raise CorruptFileError("a constant-slice flag in a slice with uncoded pixels (damaged file)")
         return np.full((height, width), lo + _read_value(decoder, hi - lo), dtype=np.int64)
-    if med_only in raster.MIX_MODES:
+    if med_only in raster.MIX_MODES + raster.PLANE_MIX_MODES:
         _check_mix(med_only, decoder.entropy, refs, bound, coded, CorruptFileError)
-        recon = mixing.decode(_read_bytes(decoder), shape, value_range, _mix_mode(med_only), block)
+        zeros = np.zeros(shape, dtype=np.int64)
+        _, plane_range = _plane(zeros, refs, value_range, med_only)
+        recon = mixing.decode(_read_bytes(decoder), shape, plane_range, _mix_mode(med_only), block)
         if recon is None:
             raise CorruptFileError("a slice's pixel data is damaged or truncated")
+        if plane_range != value_range:  # a colour plane after the first: its difference
+            recon = recon + refs[0].reshape(shape)
+            if recon.min() < lo or recon.max() > hi:
+                raise CorruptFileError("a colour plane decodes outside the value range (damaged file)")
         return recon
     use_flag = bool(decoder.read(1, entropy.uniform(2))[0])
     models = models or Models(exact=med_only == raster.PREDICT_MED_EXACT)
