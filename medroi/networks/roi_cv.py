@@ -259,6 +259,8 @@ def main(argv: Sequence[str] | None = None) -> None:
                          "normalised on its own and given --context neighbours; channels modality-major")
     ap.add_argument("--reuse-weights", action="store_true",
                     help="load each run's saved unet.pt instead of training (re-score, e.g. with --flip-average)")
+    ap.add_argument("--seed", type=int, default=0,
+                    help="seed of the weights and of the slice draws (another seed: a second ensemble member)")
     ap.add_argument("--flip-average", action="store_true",
                     help="score with the left-right flip average (roi.json flip_average: true)")
     args = ap.parse_args(argv)
@@ -328,7 +330,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             seconds = json.loads(previous.read_text()).get("train_seconds") if previous.exists() else None
         else:
             t = time.time()
-            net = train(images, rois, weights, args.iters, args.batch, args.lr, seed=0, rot_deg=rot,
+            net = train(images, rois, weights, args.iters, args.batch, args.lr, seed=args.seed, rot_deg=rot,
                         keep_zero=keep_zero, log=log, channels=channels, res_units=args.res_units)
             seconds = round(time.time() - t, 1)
             torch.save(net.state_dict(), out_dir / "unet.pt")
@@ -340,7 +342,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             pred = to_native_grid(prob, truth.shape[1:]) > 0.5
             rows.append({"case": names[i], "dice": dice(pred, truth), "complete_truth": complete[i]})
             log(f"  {names[i]} dice {rows[-1]['dice']:.3f}")
-        summary = {"run": run, "train_seconds": seconds, "flip_average": args.flip_average,
+        summary = {"run": run, "train_seconds": seconds, "flip_average": args.flip_average, "seed": args.seed,
                    "context": args.context, "modalities": args.modalities, "items": rows,
                    "mean_dice": float(np.mean([r["dice"] for r in rows if r["complete_truth"]])) if rows else None}
         (out_dir / "result.json").write_text(json.dumps(summary, indent=2))
