@@ -235,8 +235,9 @@ def _mixing_shape_ok(prediction: str, shape: list, slice_axis: int) -> bool:
 
 def _format_version(header: dict) -> int:
     """Format 4, 5 or 6 only where one of its features is used (exact-difference contexts, Huffman
-    model 2; context mixing; its second generation with a deflated header): an older medroi refuses such a file by its number instead of
-    misreading it, and reads every other file (format 3)."""
+    model 2; context mixing; its second generation): an older medroi refuses such a file by its
+    number instead of misreading it, and reads every other file (format 3). (``container.version_for``
+    also writes format 6 where the header is large.)"""
     prediction_format = PREDICTION_FORMATS.get(header["predictor"].get("prediction"), 3)
     return max(prediction_format, 4 if header.get("huffman_model", 1) >= 2 else 3)
 
@@ -411,7 +412,8 @@ class _SliceDecoder:
         self.gop = header["gop"]
         self.med_only = _PREDICTION_MODES[header["predictor"].get("prediction")]  # checked by _validated_header
         self.huffman_model = header.get("huffman_model", 1)
-        block_of = blockgrid.positions if self.med_only in raster.MIX_MODES + raster.PLANE_MIX_MODES else blockgrid.classes
+        mixed = self.med_only in raster.MIX_MODES + raster.PLANE_MIX_MODES
+        block_of = blockgrid.positions if mixed else blockgrid.classes
         self.block = block_of(self.slice_shape, header.get("block_grid"))
         self.network = None
         if header["predictor"]["kind"] == "network":

@@ -313,13 +313,15 @@ def _check_mix(mode: int, entropy_name: str, references: list, bound: np.ndarray
         raise error(f"prediction mode {mode} (context mixing) is for lossless 2D slices with the range coder")
 
 
-def _plane(values: np.ndarray, references: list, value_range: tuple[int, int], mode: int):
-    """What mixing codes of a slice, and its range: the slice, or (colour planes after the
-    first) its difference from the plane before."""
-    if mode not in raster.PLANE_MIX_MODES or not references:
-        return values, value_range
+def _as_difference(mode: int, references: list) -> bool:
+    """Whether mixing codes this slice as its difference from the plane before (a colour
+    plane after the first), and not as itself."""
+    return mode in raster.PLANE_MIX_MODES and bool(references)
+
+
+def _difference_range(value_range: tuple[int, int]) -> tuple[int, int]:
     lo, hi = value_range
-    return values.astype(np.int64) - references[0].reshape(values.shape), (lo - hi, hi - lo)
+    return lo - hi, hi - lo
 
 
 _MIX_MODE_OF = {raster.PREDICT_WP_MIX: mixing.MIX_WP, raster.PREDICT_MED_MIX: mixing.MIX_MED,
@@ -351,7 +353,10 @@ def encode_pixels(
     (format 3): predict with MED alone, no blend or bias correction (``raster.PREDICT_MED``);
     ``raster.PREDICT_MED_EXACT`` (format 4, range coder only, ``Models(exact=True)``): with
     contexts of exact local differences; ``raster.PREDICT_WP_MIX`` / ``PREDICT_MED_MIX`` (format 5;
-    ``PREDICT_WP_MIX2`` / ``PREDICT_MED_MIX2``: format 6; lossless slices without references): context mixing (``mixing``), where ``block`` is each
+    ``PREDICT_WP_MIX2`` / ``PREDICT_MED_MIX2``: format 6; lossless slices without references):
+    context mixing (``mixing``); ``PREDICT_WP_PLANES2`` / ``PREDICT_MED_PLANES2`` (format 6): the
+    same for colour planes, each after the first as its difference from the plane before
+    (``references[0]``); for these modes ``block`` is each
     pixel's 8 x 8 block position (``blockgrid.positions``) or None. Otherwise ``block``: each pixel's
     block-edge class (``blockgrid.classes``, format 3, range coder only) or None.
     ``huffman_model``: the Huffman bitstream's revision (``HUFFMAN_MODEL``; 1: medroi 0.3.0)."""
@@ -368,7 +373,10 @@ def encode_pixels(
         return x.reshape(height, width).copy()
     if med_only in raster.MIX_MODES + raster.PLANE_MIX_MODES:
         _check_mix(med_only, encoder.entropy, refs, bound, coded, ValueError)
-        plane, plane_range = _plane(values, refs, value_range, med_only)
+        if _as_difference(med_only, refs):
+            plane, plane_range = values.astype(np.int64) - refs[0].reshape(values.shape), _difference_range(value_range)
+        else:
+            plane, plane_range = values, value_range
         _emit_bytes(encoder, mixing.encode(plane, plane_range, _mix_mode(med_only), block))
         return x.reshape(height, width).copy()
     background = (x - lo <= bound) & coded  # such a pixel may be decoded as lo
@@ -450,12 +458,12 @@ def decode_pixels(
         return np.full((height, width), lo + _read_value(decoder, hi - lo), dtype=np.int64)
     if med_only in raster.MIX_MODES + raster.PLANE_MIX_MODES:
         _check_mix(med_only, decoder.entropy, refs, bound, coded, CorruptFileError)
-        zeros = np.zeros(shape, dtype=np.int64)
-        _, plane_range = _plane(zeros, refs, value_range, med_only)
+        difference = _as_difference(med_only, refs)
+        plane_range = _difference_range(value_range) if difference else value_range
         recon = mixing.decode(_read_bytes(decoder), shape, plane_range, _mix_mode(med_only), block)
         if recon is None:
             raise CorruptFileError("a slice's pixel data is damaged or truncated")
-        if plane_range != value_range:  # a colour plane after the first: its difference
+        if difference:
             recon = recon + refs[0].reshape(shape)
             if recon.min() < lo or recon.max() > hi:
                 raise CorruptFileError("a colour plane decodes outside the value range (damaged file)")
