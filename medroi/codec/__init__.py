@@ -208,7 +208,7 @@ def compress(
         header["value_table"] = histogram.encode_table(value_table)
     if prediction is not None:
         header["predictor"] = {**header["predictor"], "prediction": prediction}
-    return container.pack(header, chunks, version=container.version_for(header, _format_version(header)))
+    return container.pack(header, chunks, version=_format_version(header))
 
 
 #: the container format a 2D prediction mode needs (header ``predictor.prediction``)
@@ -236,7 +236,7 @@ def _mixing_shape_ok(prediction: str, shape: list, slice_axis: int) -> bool:
 def _format_version(header: dict) -> int:
     """Format 4, 5 or 6 only where one of its features is used (exact-difference contexts, Huffman
     model 2; context mixing; its second generation): an older medroi refuses such a file by its
-    number instead of misreading it, and reads every other file (format 3). (``container.version_for``
+    number instead of misreading it, and reads every other file (format 3). (``container.pack``
     also writes format 6 where the header is large.)"""
     prediction_format = PREDICTION_FORMATS.get(header["predictor"].get("prediction"), 3)
     return max(prediction_format, 4 if header.get("huffman_model", 1) >= 2 else 3)

@@ -111,21 +111,17 @@ def _header_json(header: dict) -> bytes:
     return json.dumps(header, separators=(",", ":"), sort_keys=True).encode("utf-8")
 
 
-def version_for(header: dict, needed: int) -> int:
-    """The format to write a file in: ``needed`` (what its features need), or the first format
-    with a deflated header where the header is large (a DICOM source's datasets)."""
-    if needed >= DEFLATED_HEADER_FROM or len(_header_json(header)) < DEFLATE_HEADER_BYTES:
-        return needed
-    return DEFLATED_HEADER_FROM
-
-
 def pack(header: dict, chunks: list[bytes], version: int = FORMAT_VERSION) -> bytes:
-    """Serialize a header and chunks into .mroi bytes of format ``version``."""
+    """Serialize a header and chunks into .mroi bytes of format ``version`` (what the file's
+    features need), or of the first format with a deflated header where the header is at least
+    ``DEFLATE_HEADER_BYTES`` (a DICOM source's datasets)."""
     if version not in READABLE_VERSIONS:
         raise ValueError(f"cannot write format {version}")
     header_bytes = _header_json(header)
     if len(header_bytes) > MAX_HEADER_BYTES:
         raise ValueError("header too large")
+    if len(header_bytes) >= DEFLATE_HEADER_BYTES:
+        version = max(version, DEFLATED_HEADER_FROM)
     header_bytes, deflated = stored_header(version, header_bytes, header.get("medroi_version"))
     if len(chunks) > MAX_CHUNKS:
         raise ValueError(f"too many slices ({len(chunks)} > {MAX_CHUNKS})")

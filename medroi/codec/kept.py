@@ -61,7 +61,7 @@ def pack(header: dict, source: bytes, source_name: str, source_format: str, arra
     header.pop("huffman_model", None)  # the coded pixels' coder, not this file's
     mask = _encode_mask(np.asarray(roi_mask, bool), int(header.get("slice_axis", 0)))
     # format 4: medroi 0.3 would take the context-coded mask for deflated bits and call the file damaged
-    return container.pack(header, [bytes(source), mask], version=container.version_for(header, 4))
+    return container.pack(header, [bytes(source), mask], version=4)
 
 
 def _mask_slices(shape: tuple[int, ...], axis: int) -> tuple[int, tuple[int, int]]:
