@@ -114,3 +114,26 @@ def test_a_missing_modality_is_refused_with_what_to_do(tmp_path):
     _brats_case(case, np.random.default_rng(2))
     with pytest.raises(SystemExit, match="no t2 volume"):
         cache_brats(case, 16, tmp_path / "cache", ["flair", "t2"])
+
+
+def test_lesion_fade_pulls_only_the_region_towards_the_rest():
+    """``--lesion-fade``: strength 1 takes the region's core to the median of the rest of the
+    foreground, strength 0 and the pixels away from the region are left as they were."""
+    import torch
+
+    from medroi.networks.roi_cv import augment, fade_lesion
+
+    x = torch.zeros(2, 5, 40, 40)
+    x[:, :, 4:36, 4:36] = 0.3
+    x[:, :, 14:26, 14:26] = 0.9
+    y = torch.zeros(2, 1, 40, 40)
+    y[:, :, 14:26, 14:26] = 1
+    out = fade_lesion(x, y, torch.tensor([1.0, 0.0]))
+    assert abs(float(out[0, 2, 20, 20]) - 0.3) < 1e-6  # core: at the rest's level
+    assert 0.3 < float(out[0, 2, 14, 14]) < 0.9  # edge: softened, not a hard step
+    torch.testing.assert_close(out[1], x[1])  # strength 0
+    torch.testing.assert_close(out[0, :, :8], x[0, :, :8])  # far from the region
+    # in the augmentation the background stays exactly 0 (skull-stripped MR)
+    g = torch.Generator().manual_seed(0)
+    faded, _ = augment(x, y, g, 0.0, True, lesion_fade=0.9)
+    assert bool((faded[:, :, :3] == 0).all())

@@ -154,8 +154,27 @@ def make_unet(channels: Sequence[int] = (16, 32, 64, 128), res_units: int = 1, i
                 num_res_units=int(res_units), norm="batch")
 
 
-def augment(x: torch.Tensor, y: torch.Tensor, g: torch.Generator, rot_deg: float, keep_zero: bool):
-    """Flips, small rotations/scales/shifts, then gamma, contrast/brightness and noise."""
+def fade_lesion(x: torch.Tensor, y: torch.Tensor, strength: torch.Tensor) -> torch.Tensor:
+    """Pull each image's region (``y``, softened by a 7 x 7 box) towards the median of the rest
+    of its foreground (``x > 0``) by ``strength`` in [0, 1] per image: a tumour as faint on
+    FLAIR as in the hard cases (tumour median only 1.1-1.3x the brain's), kept labelled, so the
+    network learns to find one by more than its brightness."""
+    soft = F.avg_pool2d(y, 7, stride=1, padding=3, count_include_pad=False)
+    out = x.clone()
+    for i in range(x.shape[0]):
+        rest = (x[i, x.shape[1] // 2] > 0) & (y[i, 0] < 0.5)
+        if strength[i] <= 0 or not bool(rest.any()) or not bool(y[i].any()):
+            continue
+        level = x[i, x.shape[1] // 2][rest].median()
+        out[i] = x[i] - strength[i] * soft[i] * (x[i] - level)
+    return out
+
+
+def augment(x: torch.Tensor, y: torch.Tensor, g: torch.Generator, rot_deg: float, keep_zero: bool,
+            lesion_fade: float = 0.0):
+    """Flips, small rotations/scales/shifts, then (``lesion_fade`` > 0: on half of the images)
+    the region faded towards the rest by up to ``lesion_fade`` (:func:`fade_lesion`), gamma,
+    contrast/brightness and noise."""
     n = x.shape[0]
 
     def u(lo, hi, shape=(n,)):
@@ -171,6 +190,9 @@ def augment(x: torch.Tensor, y: torch.Tensor, g: torch.Generator, rot_deg: float
     x = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
     y = (F.grid_sample(y, grid, mode="bilinear", padding_mode="zeros", align_corners=False) > 0.5).float()
     zero = x <= 0
+    if lesion_fade > 0:  # drawn only when asked: runs without it keep their random stream
+        fade = u(0, lesion_fade) * (torch.rand(n, generator=g) < 0.5)
+        x = torch.where(zero, x, fade_lesion(x, y, fade))
     gamma = torch.exp(u(-0.5, 0.5))[:, None, None, None]
     x = x.clamp(0, 1) ** gamma
     x = x * u(0.8, 1.2)[:, None, None, None] + u(-0.1, 0.1)[:, None, None, None]
@@ -190,7 +212,7 @@ def seg_loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 def train(images: np.ndarray, rois: np.ndarray, weights: np.ndarray, iters: int, batch: int, lr: float,
           seed: int, rot_deg: float, keep_zero: bool, log, channels: Sequence[int] = (16, 32, 64, 128),
-          res_units: int = 1) -> torch.nn.Module:
+          res_units: int = 1, lesion_fade: float = 0.0) -> torch.nn.Module:
     """Train a fresh U-Net for exactly ``iters`` steps (cosine lr), sampling slices by ``weights``.
 
     ``images`` is [N, s, s] (one channel) or [N, C, s, s] (a slice with its neighbours)."""
@@ -210,7 +232,7 @@ def train(images: np.ndarray, rois: np.ndarray, weights: np.ndarray, iters: int,
         idx = torch.multinomial(p, batch, replacement=True, generator=g).numpy()
         x = torch.from_numpy(images[idx].astype(np.float32))
         y = torch.from_numpy(rois[idx].astype(np.float32))[:, None]
-        x, y = augment(x, y, g, rot_deg, keep_zero)
+        x, y = augment(x, y, g, rot_deg, keep_zero, lesion_fade)
         loss = seg_loss(net(x), y)
         opt.zero_grad()
         loss.backward()
@@ -261,6 +283,9 @@ def main(argv: Sequence[str] | None = None) -> None:
                     help="load each run's saved unet.pt instead of training (re-score, e.g. with --flip-average)")
     ap.add_argument("--seed", type=int, default=0,
                     help="seed of the weights and of the slice draws (another seed: a second ensemble member)")
+    ap.add_argument("--lesion-fade", type=float, default=0.0,
+                    help="augmentation: on half of the draws, fade the region towards the rest of the "
+                         "foreground by up to this fraction (0 = off, as in the runs before it)")
     ap.add_argument("--flip-average", action="store_true",
                     help="score with the left-right flip average (roi.json flip_average: true)")
     args = ap.parse_args(argv)
@@ -331,7 +356,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         else:
             t = time.time()
             net = train(images, rois, weights, args.iters, args.batch, args.lr, seed=args.seed, rot_deg=rot,
-                        keep_zero=keep_zero, log=log, channels=channels, res_units=args.res_units)
+                        keep_zero=keep_zero, log=log, channels=channels, res_units=args.res_units,
+                        lesion_fade=args.lesion_fade)
             seconds = round(time.time() - t, 1)
             torch.save(net.state_dict(), out_dir / "unet.pt")
         rows = []
@@ -343,7 +369,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             rows.append({"case": names[i], "dice": dice(pred, truth), "complete_truth": complete[i]})
             log(f"  {names[i]} dice {rows[-1]['dice']:.3f}")
         summary = {"run": run, "train_seconds": seconds, "flip_average": args.flip_average, "seed": args.seed,
-                   "context": args.context, "modalities": args.modalities, "items": rows,
+                   "context": args.context, "modalities": args.modalities, "lesion_fade": args.lesion_fade, "items": rows,
                    "mean_dice": float(np.mean([r["dice"] for r in rows if r["complete_truth"]])) if rows else None}
         (out_dir / "result.json").write_text(json.dumps(summary, indent=2))
         log(f"run {run} done in {seconds} s, mean dice {summary['mean_dice']}")
