@@ -16,7 +16,10 @@ stored ROI's coverage of the true whole tumour at the bundle's threshold and mar
 - ``entropy``: sum of p (1 - p) over the brain per raw-mask voxel;
 - ``flip_dice`` / ``flip_mad``: agreement with the same fold model on the left-right flipped
   input (test-time augmentation): Dice of the masks, mean |p - p_flip| over their union;
-- ``bright_out``: share of the bright brain voxels (robust unit > 0.6) outside the stored ROI.
+- ``bright_out``: share of the bright brain voxels (robust unit > 0.6) outside the stored ROI;
+- ``contrast``: median FLAIR intensity inside the raw mask / median in the brain outside the
+  stored ROI (the cases whose tumour is faint on FLAIR are the ones the U-Nets miss:
+  ``brats_flair_contrast.py``).
 
 For each measure, a leave-one-fold-out limit: on the other folds' cases, the loosest limit
 that flags every case with coverage < 0.9; applied to the held-out fold. Reports how many of
@@ -40,7 +43,7 @@ REPO = HERE.parent
 MISS = 0.9
 # measure -> +1: a high value is bad (flag when >= limit), -1: a low value is bad
 MEASURES = {"fragments": 1, "fragments_20": 1, "fragments_100": 1, "fragments_200": 1, "confidence": -1,
-            "fraction": -1, "band": 1, "entropy": 1, "flip_dice": -1, "flip_mad": 1, "bright_out": 1}
+            "fraction": -1, "band": 1, "entropy": 1, "flip_dice": -1, "flip_mad": 1, "bright_out": 1, "contrast": -1}
 
 
 def measure(work: Path, data_root: Path, policy_file: Path, channels=(16, 32, 64, 128), context: int = 0) -> list:
@@ -89,9 +92,20 @@ def measure(work: Path, data_root: Path, policy_file: Path, channels=(16, 32, 64
                 "entropy": float((p * (1 - p))[fg].sum() / n),
                 "flip_dice": dice(raw, pf > t), "flip_mad": float(np.abs(p - pf)[raw | (pf > t)].mean()),
                 "bright_out": float((bright & ~roi).sum() / max(int(bright.sum()), 1)),
+                "contrast": contrast(vol, raw, fg & ~roi),
             })
             print(json.dumps({a: round(v, 4) if isinstance(v, float) else v for a, v in rows[-1].items()}), flush=True)
     return rows
+
+
+def contrast(volume: np.ndarray, inside: np.ndarray, outside: np.ndarray) -> float:
+    """Median intensity above the volume's minimum (the background of a skull-stripped MR) in
+    ``inside`` / the same in ``outside``: the scanner's scale cancels; 0 when either is empty."""
+    if not inside.any() or not outside.any():
+        return 0.0
+    low = float(volume.min())
+    rest = float(np.median(volume[outside])) - low
+    return (float(np.median(volume[inside])) - low) / rest if rest > 0 else 0.0
 
 
 def leave_one_fold_out(rows: list, key: str, sign: int) -> dict:

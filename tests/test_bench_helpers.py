@@ -43,3 +43,24 @@ def test_paper_point_picks_best_cr_at_45_db_with_exact_roi():
     ]
     text = bench_codecs.paper_point(rows)
     assert "(0, d=1): CR 4.60" in text and "d=1.5" not in text and "JPEG XL e7 d=1" not in text
+
+
+def test_flair_contrast_does_not_depend_on_the_scanner_scale():
+    """brats_flair_contrast / bench_roi_confidence: the tumour-to-brain ratio of a synthetic
+    skull-stripped volume is its true ratio, for the volume and for it x 30."""
+    import numpy as np
+
+    from bench_roi_confidence import contrast
+    from brats_flair_contrast import case_contrast
+
+    rng = np.random.default_rng(0)
+    flair = np.zeros((30, 30, 6), np.int16)
+    flair[3:27, 3:27] = 200 + rng.integers(-5, 6, (24, 24, 6))
+    flair[10:16, 10:16] = 300  # a tumour 1.5x the brain
+    seg = np.zeros(flair.shape, np.uint8)
+    seg[10:16, 10:16] = 2
+    for scale in (1, 30):
+        figures = case_contrast(flair.astype(np.int32) * scale, seg)
+        assert abs(figures["ratio"] - 1.5) < 0.02
+        assert figures["unit_gap"] > 0
+        assert abs(contrast(flair * scale, seg > 0, (flair > 0) & (seg == 0)) - 1.5) < 0.02
