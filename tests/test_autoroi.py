@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from medroi.autoroi.inputs import brats_flair_sibling, is_monochrome1, modality_hint, spacing_of
-from medroi.autoroi.normalise import robust_unit
+from medroi.autoroi.normalise import rank_unit, robust_unit, unit_input
 from medroi.autoroi.postprocess import RoiPolicy, check, clean, finish, grow, parse_margin
 from medroi.errors import MedroiError
 
@@ -37,6 +37,28 @@ def test_robust_unit_monochrome1_inverts_back_to_the_same_picture():
     base = robust_unit(img, mask=everything)
     as_16_bit_mono1 = (65535 - img.astype(np.int64) * 257).astype(np.uint16)  # 16 bits, inverted
     np.testing.assert_allclose(robust_unit(as_16_bit_mono1, mask=everything, invert=True), base, atol=1e-5)
+
+
+def test_rank_unit_ignores_any_increasing_change_of_scale():
+    """roi.json normalise: rank: a volume, the volume x 30 + 7 and a gamma of it give the same
+    input; the brain's values become their mid-ranks, the background 0."""
+    vol = _brain()
+    base = rank_unit(vol)
+    assert base.dtype == np.float32 and np.all(base[vol == 0] == 0)
+    brain = base[vol > 0]
+    assert 0 < brain.min() and brain.max() < 1
+    assert abs(float(np.median(brain)) - 0.5) < 0.01  # mid-ranks: the median voxel sits in the middle
+    np.testing.assert_array_equal(rank_unit(vol * 30 + 7), base)
+    gamma = np.where(vol > 0, np.round(10000 * (vol / 900.0) ** 0.5), 0).astype(np.int32)
+    np.testing.assert_array_equal(rank_unit(gamma), base)
+    # the lesion (the brightest 294 of 5400 voxels) lands at the top whatever its contrast
+    assert np.all(base[vol == 900] > 0.94)
+    np.testing.assert_array_equal(unit_input(vol, "rank"), base)
+    np.testing.assert_array_equal(unit_input(vol, "percentile"), robust_unit(vol))
+    with pytest.raises(ValueError, match="rank"):
+        unit_input(vol, "zscore")
+    with pytest.raises(ValueError, match="normalise"):
+        RoiPolicy.from_dict({"normalise": "zscore"})
 
 
 def test_robust_unit_of_a_blank_image_is_defined():

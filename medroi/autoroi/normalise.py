@@ -5,13 +5,16 @@ the 99.9th percentile, so the network's input still depends on the scanner's sca
 few hot voxels. The segmentation input instead uses robust percentiles over the foreground
 (brain voxels for skull-stripped MR, every pixel for radiographs): multiplying the image by
 any positive factor, or adding an offset, leaves the normalised image unchanged.
+:func:`rank_unit` goes further: each voxel becomes its rank among the foreground's values, so
+any increasing change of the scale (a gamma, a different sequence tuning) leaves it unchanged,
+and a tumour only slightly brighter than the brain still lands above most of it.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["LOW_PERCENTILE", "HIGH_PERCENTILE", "foreground", "robust_unit"]
+__all__ = ["LOW_PERCENTILE", "HIGH_PERCENTILE", "foreground", "robust_unit", "rank_unit", "unit_input"]
 
 LOW_PERCENTILE = 0.5
 HIGH_PERCENTILE = 99.5
@@ -43,3 +46,34 @@ def robust_unit(array: np.ndarray, mask: np.ndarray | None = None, low: float = 
     if mask is not None or not m.all():
         unit = np.where(m, unit, 0.0)
     return unit.astype(np.float32)
+
+
+def rank_unit(array: np.ndarray, mask: np.ndarray | None = None, invert: bool = False) -> np.ndarray:
+    """float32 in [0, 1]: each voxel's mid-rank among the values in ``mask`` (default
+    :func:`foreground`), i.e. the empirical distribution function (ties share their middle rank);
+    voxels outside ``mask`` become 0. ``invert`` ranks from the top (MONOCHROME1)."""
+    x = np.asarray(array)
+    m = foreground(x) if mask is None else np.asarray(mask, bool)
+    values = x[m] if m.any() else x.ravel()
+    if values.size == 0:
+        return np.zeros(x.shape, np.float32)
+    levels, counts = np.unique(values, return_counts=True)
+    below = np.cumsum(counts) - counts
+    cdf = (below + 0.5 * counts) / values.size  # mid-rank of each distinct value
+    unit = cdf[np.clip(np.searchsorted(levels, x), 0, levels.size - 1)]
+    if invert:
+        unit = 1.0 - unit
+    if mask is not None or not m.all():
+        unit = np.where(m, unit, 0.0)
+    return unit.astype(np.float32)
+
+
+def unit_input(array: np.ndarray, method: str = "percentile", mask: np.ndarray | None = None,
+               invert: bool = False) -> np.ndarray:
+    """The ROI U-Net's input by the bundle's ``normalise`` setting: "percentile"
+    (:func:`robust_unit`) or "rank" (:func:`rank_unit`)."""
+    if method == "percentile":
+        return robust_unit(array, mask=mask, invert=invert)
+    if method == "rank":
+        return rank_unit(array, mask=mask, invert=invert)
+    raise ValueError(f"unknown normalisation {method!r}: 'percentile' or 'rank'")

@@ -31,6 +31,7 @@ class RoiPolicy:
     flip_average: bool = False             # average with the left-right mirrored input (tta.flip_averaged)
     context_slices: int = 0                # volumes: neighbours on each side as input channels (context.with_context)
     foreground: str = "above_min"          # "above_min" (skull-stripped MR) or "all" (radiographs)
+    normalise: str = "percentile"          # input intensities: "percentile" (robust_unit) or "rank" (rank_unit)
     threshold: float = 0.5
     margin: str = "0px"                    # default --roi-margin
     margin_down: str | None = None         # 2D only: then also extend toward the bottom row (extend_down)
@@ -44,6 +45,10 @@ class RoiPolicy:
     min_confidence: float = 0.0            # mean probability inside the raw mask
     max_foreground_fraction: float = 1.0   # input check: skull-stripped MR has most voxels at the minimum
     accepts: tuple = ()                    # modalities the model was trained on (empty: any)
+
+    def __post_init__(self):
+        if self.normalise not in ("percentile", "rank"):
+            raise ValueError(f"roi.json normalise is {self.normalise!r}: 'percentile' or 'rank'")
 
     @classmethod
     def from_dict(cls, data: dict) -> "RoiPolicy":

@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from medroi.autoroi.evaluate import dice  # noqa: F401  (roi_calibrate and the benchmarks import it from here)
-from medroi.autoroi.normalise import robust_unit
+from medroi.autoroi.normalise import robust_unit, unit_input
 from medroi.autoroi.resample import to_model_grid, to_native_grid
 
 WHOLE_TUMOUR = (1, 2, 4)
@@ -54,9 +54,10 @@ def lung_mask_complete(mask_path: Path) -> bool:
     return {1, 2} <= set(np.unique(read_image(mask_path).array).tolist())
 
 
-def brats_input(volume: np.ndarray, size: int) -> np.ndarray:
-    """Model-grid slices [Z, size, size] of an (X, Y, Z) MR volume (robust over the brain)."""
-    unit = robust_unit(volume)
+def brats_input(volume: np.ndarray, size: int, normalise: str = "percentile") -> np.ndarray:
+    """Model-grid slices [Z, size, size] of an (X, Y, Z) MR volume, normalised over the brain
+    (``normalise``: the bundle's setting, :func:`medroi.autoroi.normalise.unit_input`)."""
+    unit = unit_input(volume, normalise)
     return to_model_grid(np.moveaxis(unit, -1, 0), size)
 
 
@@ -66,17 +67,20 @@ def xray_input(array: np.ndarray, size: int, invert: bool = False) -> np.ndarray
     return to_model_grid(unit[None], size)
 
 
-def brats_cache_name(case: str, modalities: Sequence[str] = ("flair",)) -> str:
-    """The cache file of a case: FLAIR-only keeps its old name, other inputs name their modalities."""
+def brats_cache_name(case: str, modalities: Sequence[str] = ("flair",), normalise: str = "percentile") -> str:
+    """The cache file of a case: FLAIR-only with percentiles keeps its old name, other inputs name
+    their modalities and normalisation."""
     mods = tuple(modalities)
-    return f"{case}.npz" if mods == ("flair",) else f"{case}_{'+'.join(mods)}.npz"
+    name = case if mods == ("flair",) else f"{case}_{'+'.join(mods)}"
+    return f"{name}.npz" if normalise == "percentile" else f"{name}_{normalise}.npz"
 
 
-def cache_brats(case: Path, size: int, cache_dir: Path, modalities: Sequence[str] = ("flair",)) -> Path:
+def cache_brats(case: Path, size: int, cache_dir: Path, modalities: Sequence[str] = ("flair",),
+                normalise: str = "percentile") -> Path:
     """Cache a case's model-grid input, truth and slice flags. ``image`` is [Z, s, s] for FLAIR
     alone, else [M, Z, s, s] in the order of ``modalities``, each normalised on its own
     (:func:`brats_input`: percentiles over that modality's voxels above its own minimum)."""
-    out = cache_dir / brats_cache_name(case.name, modalities)
+    out = cache_dir / brats_cache_name(case.name, modalities, normalise)
     if out.exists():
         return out
     from medroi.io import read_image
@@ -84,7 +88,7 @@ def cache_brats(case: Path, size: int, cache_dir: Path, modalities: Sequence[str
     vol = read_image(next(case.glob("*_flair.nii*"))).array
     wt = np.isin(read_image(next(case.glob("*_seg.nii*"))).array, WHOLE_TUMOUR)
     if tuple(modalities) == ("flair",):
-        image = brats_input(vol, size)
+        image = brats_input(vol, size, normalise)
     else:
         planes = []
         for m in modalities:
@@ -94,7 +98,7 @@ def cache_brats(case: Path, size: int, cache_dir: Path, modalities: Sequence[str
             other = vol if m == "flair" else read_image(found[0]).array
             if other.shape != vol.shape:
                 raise SystemExit(f"{case.name}: {m} is {other.shape}, FLAIR {vol.shape}: co-register them first")
-            planes.append(brats_input(other, size))
+            planes.append(brats_input(other, size, normalise))
         image = np.stack(planes)
     roi = to_model_grid(np.moveaxis(wt, -1, 0).astype(np.float32), size) > 0.5
     brain = (vol > vol.min()).sum(axis=(0, 1)) >= 300  # slices trained on: the FLAIR's brain
@@ -279,6 +283,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--modalities", default="flair",
                     help="BRATS: comma list of co-registered volumes read as input (e.g. flair,t1ce), each "
                          "normalised on its own and given --context neighbours; channels modality-major")
+    ap.add_argument("--normalise", choices=["percentile", "rank"], default="percentile",
+                    help="BRATS: input intensities by robust percentiles or by rank over the brain "
+                         "(roi.json normalise)")
     ap.add_argument("--reuse-weights", action="store_true",
                     help="load each run's saved unet.pt instead of training (re-score, e.g. with --flip-average)")
     ap.add_argument("--seed", type=int, default=0,
@@ -306,7 +313,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         items = brats_case_dirs(root)
         names = [c.name for c in items]
         modalities = [m.strip() for m in args.modalities.split(",") if m.strip()]
-        files = [cache_brats(c, args.size, cache_dir, modalities) for c in items]
+        files = [cache_brats(c, args.size, cache_dir, modalities, args.normalise) for c in items]
     else:
         items = xray_pairs(root)
         names = [n for n, _, _ in items]
@@ -369,7 +376,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             rows.append({"case": names[i], "dice": dice(pred, truth), "complete_truth": complete[i]})
             log(f"  {names[i]} dice {rows[-1]['dice']:.3f}")
         summary = {"run": run, "train_seconds": seconds, "flip_average": args.flip_average, "seed": args.seed,
-                   "context": args.context, "modalities": args.modalities, "lesion_fade": args.lesion_fade, "items": rows,
+                   "context": args.context, "modalities": args.modalities, "lesion_fade": args.lesion_fade,
+                   "normalise": args.normalise, "items": rows,
                    "mean_dice": float(np.mean([r["dice"] for r in rows if r["complete_truth"]])) if rows else None}
         (out_dir / "result.json").write_text(json.dumps(summary, indent=2))
         log(f"run {run} done in {seconds} s, mean dice {summary['mean_dice']}")

@@ -162,10 +162,11 @@ class RuntimePredictor(_predictor_base()):  # type: ignore[misc]
             if invert:
                 unit = 1.0 - unit
         else:
-            from medroi.autoroi.normalise import robust_unit
+            from medroi.autoroi.normalise import unit_input
 
             fg = self._foreground(slices)
-            unit = robust_unit(slices, mask=None if self.policy.foreground == "above_min" else fg, invert=invert)
+            unit = unit_input(slices, self.policy.normalise, mask=None if self.policy.foreground == "above_min" else fg,
+                              invert=invert)
         out = np.zeros(slices.shape, dtype=np.float32)
         segment = self.model.segment
         if size is not None and self.policy.flip_average:
