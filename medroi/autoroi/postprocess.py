@@ -30,6 +30,7 @@ class RoiPolicy:
     input_size: int | None = None          # model grid (square); None: native grid, codec window
     flip_average: bool = False             # average with the left-right mirrored input (tta.flip_averaged)
     context_slices: int = 0                # volumes: neighbours on each side as input channels (context.with_context)
+    views: int = 1                         # volumes: 3 = average the axial, coronal and sagittal planes (views.py)
     foreground: str = "above_min"          # "above_min" (skull-stripped MR) or "all" (radiographs)
     normalise: str = "percentile"          # input intensities: "percentile" (robust_unit) or "rank" (rank_unit)
     threshold: float = 0.5
@@ -49,6 +50,8 @@ class RoiPolicy:
     def __post_init__(self):
         if self.normalise not in ("percentile", "rank"):
             raise ValueError(f"roi.json normalise is {self.normalise!r}: 'percentile' or 'rank'")
+        if self.views not in (1, 3):
+            raise ValueError(f"roi.json views is {self.views!r}: 1 (slices along the slice axis) or 3 (three planes)")
 
     @classmethod
     def from_dict(cls, data: dict) -> "RoiPolicy":

@@ -117,6 +117,39 @@ def brats_network_input(image: np.ndarray, context: int) -> np.ndarray:
     return np.concatenate([with_context(plane, context) for plane in image], axis=1)
 
 
+def cache_brats_view(case: Path, size: int, cache_dir: Path, axis: int, normalise: str = "percentile") -> Path:
+    """Cache a case's FLAIR sliced along ``axis`` for multi-view training: model-grid slices
+    squared by :func:`medroi.autoroi.views.pad_square` (as ``--roi auto`` with ``views: 3``
+    slices them), truth and brain flags (slices with >= 300 brain voxels are trained on)."""
+    from medroi.autoroi.views import pad_square, view_slices
+
+    suffix = "" if normalise == "percentile" else f"_{normalise}"
+    out = cache_dir / f"{case.name}_view{axis}{suffix}.npz"
+    if out.exists():
+        return out
+    from medroi.io import read_image
+
+    vol = read_image(next(case.glob("*_flair.nii*"))).array
+    wt = np.isin(read_image(next(case.glob("*_seg.nii*"))).array, WHOLE_TUMOUR)
+    image = to_model_grid(pad_square(view_slices(unit_input(vol, normalise), axis)), size)
+    roi = to_model_grid(pad_square(view_slices(wt, axis).astype(np.float32)), size) > 0.5
+    brain = view_slices(vol > vol.min(), axis).sum(axis=(1, 2)) >= 300
+    out.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(out, image=image.astype(np.float16), roi=roi, brain=brain)
+    return out
+
+
+def brats_view_probability(net, case: Path, size: int, context: int, views: int, normalise: str) -> np.ndarray:
+    """Held-out probability [Z, X, Y] of a case's FLAIR on its native grid, computed as
+    ``--roi auto`` does (:func:`medroi.autoroi.views.view_probability`)."""
+    from medroi.autoroi.views import view_probability
+    from medroi.io import read_image
+
+    unit = unit_input(read_image(next(case.glob("*_flair.nii*"))).array, normalise)
+    prob = view_probability(unit, -1, views, size, context, lambda grid: predict(net, grid), batch=32)
+    return np.moveaxis(prob, -1, 0)
+
+
 def cache_xray(name: str, image_path: Path, mask_path: Path, size: int, cache_dir: Path) -> Path:
     out = cache_dir / f"{name}.npz"
     if out.exists():
@@ -286,6 +319,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--normalise", choices=["percentile", "rank"], default="percentile",
                     help="BRATS: input intensities by robust percentiles or by rank over the brain "
                          "(roi.json normalise)")
+    ap.add_argument("--views", type=int, choices=[1, 3], default=1,
+                    help="BRATS: 3 = train on axial, coronal and sagittal slices and average the three "
+                         "planes' probabilities (roi.json views); FLAIR only")
     ap.add_argument("--reuse-weights", action="store_true",
                     help="load each run's saved unet.pt instead of training (re-score, e.g. with --flip-average)")
     ap.add_argument("--seed", type=int, default=0,
@@ -323,6 +359,14 @@ def main(argv: Sequence[str] | None = None) -> None:
         raise SystemExit("--context needs slices of a volume (brats)")
     if args.modalities != "flair" and args.dataset != "brats":
         raise SystemExit("--modalities is for brats")
+    if args.views == 3 and (args.dataset != "brats" or modalities != ["flair"]):
+        raise SystemExit("--views 3 is for BRATS FLAIR")
+    if args.views == 3:  # per case, one training set per plane (axial first)
+        for c, d in zip(items, data):
+            d["views"] = [dict(np.load(cache_brats_view(c, args.size, cache_dir, axis, args.normalise)))
+                          for axis in (2, 0, 1)]
+            for v in d["views"]:
+                v["input"] = brats_network_input(v["image"], args.context)
     for d in data:  # the network's input: [Z, modalities x (1 + 2 x context), s, s]
         d["input"] = brats_network_input(d["image"], args.context) if args.dataset == "brats" else d["image"][:, None]
     log(f"{args.dataset}: {len(items)} cases cached at {args.size}; args {vars(args)}")
@@ -337,7 +381,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     for run in runs:
         train_ids = [i for i in range(len(items)) if complete[i] and (run == "final" or fold_of[i] != int(run))]
         test_ids = [] if run == "final" else [i for i in range(len(items)) if fold_of[i] == int(run)]
-        if args.dataset == "brats":
+        if args.views == 3:  # each plane a third of the draws; within it half tumour slices
+            images, rois, weights = [], [], []
+            for v in range(3):
+                keep = [np.flatnonzero(data[i]["views"][v]["brain"]) for i in train_ids]
+                images.append(np.concatenate([data[i]["views"][v]["input"][k] for i, k in zip(train_ids, keep)]))
+                rois.append(np.concatenate([data[i]["views"][v]["roi"][k] for i, k in zip(train_ids, keep)]))
+                has = rois[-1].reshape(len(rois[-1]), -1).any(1)
+                weights.append(np.where(has, 0.5 / max(has.sum(), 1), 0.5 / max((~has).sum(), 1)) / 3)
+            images, rois, weights = np.concatenate(images), np.concatenate(rois), np.concatenate(weights)
+            rot, keep_zero = 15.0, True
+        elif args.dataset == "brats":
             keep = [np.flatnonzero(data[i]["brain"]) for i in train_ids]
             images = np.concatenate([data[i]["input"][k] for i, k in zip(train_ids, keep)])
             rois = np.concatenate([data[i]["roi"][k] for i, k in zip(train_ids, keep)])
@@ -369,15 +423,21 @@ def main(argv: Sequence[str] | None = None) -> None:
             torch.save(net.state_dict(), out_dir / "unet.pt")
         rows = []
         for i in test_ids:
-            prob = predict(net, data[i]["input"], flip_average=args.flip_average)
-            np.save(out_dir / f"{names[i]}_prob.npy", prob.astype(np.float16))
             truth = native_truth(args.dataset, items[i])
+            if args.views == 3:  # native-grid average of the planes; the axial plane alone for comparison
+                prob = brats_view_probability(net, items[i], args.size, args.context, 3, args.normalise)
+                axial = predict(net, data[i]["input"])
+                extra = {"dice_axial": dice(to_native_grid(axial, truth.shape[1:]) > 0.5, truth)}
+            else:
+                prob = predict(net, data[i]["input"], flip_average=args.flip_average)
+                extra = {}
+            np.save(out_dir / f"{names[i]}_prob.npy", prob.astype(np.float16))
             pred = to_native_grid(prob, truth.shape[1:]) > 0.5
-            rows.append({"case": names[i], "dice": dice(pred, truth), "complete_truth": complete[i]})
-            log(f"  {names[i]} dice {rows[-1]['dice']:.3f}")
+            rows.append({"case": names[i], "dice": dice(pred, truth), "complete_truth": complete[i], **extra})
+            log(f"  {names[i]} dice {rows[-1]['dice']:.3f}" + (f" (axial {extra['dice_axial']:.3f})" if extra else ""))
         summary = {"run": run, "train_seconds": seconds, "flip_average": args.flip_average, "seed": args.seed,
                    "context": args.context, "modalities": args.modalities, "lesion_fade": args.lesion_fade,
-                   "normalise": args.normalise, "items": rows,
+                   "normalise": args.normalise, "views": args.views, "items": rows,
                    "mean_dice": float(np.mean([r["dice"] for r in rows if r["complete_truth"]])) if rows else None}
         (out_dir / "result.json").write_text(json.dumps(summary, indent=2))
         log(f"run {run} done in {seconds} s, mean dice {summary['mean_dice']}")

@@ -167,29 +167,27 @@ class RuntimePredictor(_predictor_base()):  # type: ignore[misc]
             fg = self._foreground(slices)
             unit = unit_input(slices, self.policy.normalise, mask=None if self.policy.foreground == "above_min" else fg,
                               invert=invert)
-        out = np.zeros(slices.shape, dtype=np.float32)
+        if size is None:
+            out = np.zeros(slices.shape, dtype=np.float32)
+            for s in range(0, slices.shape[0], self.batch_size):
+                part = unit[s:s + self.batch_size]
+                out[s:s + self.batch_size] = self.model.segment(_pad_to_multiple(part))[:, :h, :w]
+            return out[0] if array.ndim == 2 else np.moveaxis(out, 0, slice_axis)
+        from medroi.autoroi.views import view_probability
+
         segment = self.model.segment
-        if size is not None and self.policy.flip_average:
+        if self.policy.flip_average:
             from functools import partial
 
             from medroi.autoroi.tta import flip_averaged
 
             segment = partial(flip_averaged, self.model.segment)
-        if size is not None:
-            from medroi.autoroi.context import with_context
-            from medroi.autoroi.resample import to_model_grid, to_native_grid
-
-            # the whole stack on the model grid first: a slice's neighbours are its context
-            grid = to_model_grid(unit, size)
-            if self.policy.context_slices:
-                grid = with_context(grid, self.policy.context_slices)
-        for s in range(0, slices.shape[0], self.batch_size):
-            if size is None:
-                part = unit[s:s + self.batch_size]
-                out[s:s + self.batch_size] = self.model.segment(_pad_to_multiple(part))[:, :h, :w]
-            else:
-                out[s:s + self.batch_size] = to_native_grid(segment(grid[s:s + self.batch_size]), (h, w))
-        return out[0] if array.ndim == 2 else np.moveaxis(out, 0, slice_axis)
+        # the whole stack on the model grid first (a slice's neighbours are its context); the
+        # planes of a volume in its own axis order, as roi_cv trains them
+        if array.ndim == 2:
+            return view_probability(unit, 0, 1, size, self.policy.context_slices, segment, self.batch_size)[0]
+        return view_probability(np.moveaxis(unit, 0, slice_axis), slice_axis, self.policy.views, size,
+                                self.policy.context_slices, segment, self.batch_size)
 
     def segment_volume(self, array: np.ndarray, slice_axis: int = -1) -> np.ndarray:
         """Bool raw U-Net mask (probability > threshold; no clean-up, no margin, no check)."""
