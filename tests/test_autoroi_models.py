@@ -38,9 +38,13 @@ def test_scaling_a_volume_by_30_gives_the_same_mask(brats_model, case, sub):
     flair, _ = _slab(case_dir, "flair")
     base = brats_model.auto_roi(flair, spacing=[1.0, 1.0, 1.0])
     scaled = brats_model.auto_roi(flair.astype(np.int32) * 30, spacing=[1.0, 1.0, 1.0])
-    assert base.accepted, base.reason
-    assert np.array_equal(base.mask, scaled.mask)
-    assert np.array_equal(brats_model.segment_volume(flair), brats_model.segment_volume(flair.astype(np.int32) * 30))
+    if case == CASE:  # a clear tumour: a real ROI is compared (the faint one may fall back, identically)
+        assert base.accepted, base.reason
+    assert base.reason == scaled.reason and base.stats == scaled.stats
+    if base.accepted:
+        assert np.array_equal(base.mask, scaled.mask)
+    raw = brats_model.segment_volume(flair)
+    assert raw.any() and np.array_equal(raw, brats_model.segment_volume(flair.astype(np.int32) * 30))
 
 
 def test_blank_images_fall_back(brats_model):
@@ -102,14 +106,22 @@ def test_the_shipped_policy_rejects_one_fragment_more_than_its_limit(brats_model
     assert not rejected.accepted and f"{limit + 1} fragments" in rejected.reason
 
 
-def test_a_case_the_folds_missed_falls_back(brats_model):
-    """Brats18_2013_11_1: its fold model's ROI covered 0.605 of the tumour; the shipped model's
-    prediction (this case was in its training set) is fragmented too, so the volume is kept whole."""
-    from medroi.io import read_image
+def test_the_shipped_policy_rejects_a_region_below_its_confidence(brats_model):
+    """min_confidence (docs/README.md: the held-out miss TCIA10_628_1 had mean probability 0.598
+    inside its mask): the same region at a mean probability just above the limit is kept, just
+    below it the volume falls back."""
+    from medroi.autoroi.postprocess import finish
 
-    image = read_image(require_data("brats", "Brats18_2013_11_1", "Brats18_2013_11_1_flair.nii.gz"))
-    result = brats_model.auto_roi(image.array, spacing=image.metadata.get("spacing"), modality="flair")
-    assert not result.accepted and "fragments" in result.reason
+    limit = brats_model.policy.min_confidence
+    assert 0.2 < limit < 1.0
+    fg = np.zeros((100, 100, 30), bool)
+    fg[20:80, 20:80] = True
+    for level, kept in ((limit + 0.02, True), (limit - 0.02, False)):
+        prob = np.zeros(fg.shape, np.float32)
+        prob[40:60, 40:60, 10:20] = level
+        result = finish(prob, fg, brats_model.policy, spacing=[1.0, 1.0, 1.0])
+        assert result.accepted == kept, (level, result.reason)
+        assert kept or "low confidence" in result.reason
 
 
 def test_every_modality_of_a_brats_case_gets_the_flair_roi(brats_model, tmp_path):
@@ -142,7 +154,7 @@ def test_every_modality_of_a_brats_case_gets_the_flair_roi(brats_model, tmp_path
 
 def test_a_rejected_flair_roi_keeps_every_modality_of_the_case_whole(brats_model, tmp_path):
     """Tree mode, the same rule: slices 40-79 of Brats18_2013_11_1 give the shipped model a tumour
-    in 6 fragments (limit 3), so the FLAIR and the T1, T1ce, T2 that share its ROI are all lossless."""
+    in 5 fragments (limit 4), so the FLAIR and the T1, T1ce, T2 that share its ROI are all lossless."""
     import json
 
     import nibabel as nib

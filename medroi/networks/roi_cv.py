@@ -139,14 +139,17 @@ def cache_brats_view(case: Path, size: int, cache_dir: Path, axis: int, normalis
     return out
 
 
-def brats_view_probability(net, case: Path, size: int, context: int, views: int, normalise: str) -> np.ndarray:
+def brats_view_probability(net, case: Path, size: int, context: int, views: int, normalise: str,
+                           flip_average: bool = False) -> np.ndarray:
     """Held-out probability [Z, X, Y] of a case's FLAIR on its native grid, computed as
-    ``--roi auto`` does (:func:`medroi.autoroi.views.view_probability`)."""
+    ``--roi auto`` does (:func:`medroi.autoroi.views.view_probability`; ``flip_average``: each
+    slice averaged with its mirror image, roi.json flip_average)."""
     from medroi.autoroi.views import view_probability
     from medroi.io import read_image
 
     unit = unit_input(read_image(next(case.glob("*_flair.nii*"))).array, normalise)
-    prob = view_probability(unit, -1, views, size, context, lambda grid: predict(net, grid), batch=32)
+    prob = view_probability(unit, -1, views, size, context,
+                            lambda grid: predict(net, grid, flip_average=flip_average), batch=32)
     return np.moveaxis(prob, -1, 0)
 
 
@@ -425,7 +428,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         for i in test_ids:
             truth = native_truth(args.dataset, items[i])
             if args.views == 3:  # native-grid average of the planes; the axial plane alone for comparison
-                prob = brats_view_probability(net, items[i], args.size, args.context, 3, args.normalise)
+                prob = brats_view_probability(net, items[i], args.size, args.context, 3, args.normalise,
+                                              args.flip_average)
                 axial = predict(net, data[i]["input"])
                 extra = {"dice_axial": dice(to_native_grid(axial, truth.shape[1:]) > 0.5, truth)}
             else:
