@@ -495,21 +495,27 @@ def evaluate_files(
     roi_mask_path: str | os.PathLike | None = None,
     roi_labels: Sequence[int] | None = None,
 ) -> dict:
-    """Compare a reconstruction with its original: PSNR (overall/ROI/NROI), SSIM, max errors."""
+    """Compare a reconstruction with its original: PSNR (overall/ROI/NROI), SSIM, max errors.
+
+    The ROI is ``roi_mask_path`` when given, else, for a ``.mroi`` reconstruction, the ROI the
+    file stores (``roi_from`` in the report says which; without either, everything is NROI)."""
     from medroi import metrics
     from medroi.io import read_image
 
     image = read_image(original_path)
     original = image.array
-    reconstruction = _read_any(reconstruction_path)
+    reconstruction, stored_roi = _read_any(reconstruction_path)
     if reconstruction.shape != original.shape:
         raise InvalidImageError(
             f"shapes differ: original {original.shape}, reconstruction {reconstruction.shape}; "
             "compare an image with its own reconstruction"
         )
-    roi = None if roi_mask_path is None else _read_roi(image, roi_mask_path, roi_labels)
+    if roi_mask_path is not None:
+        roi, roi_from = _read_roi(image, roi_mask_path, roi_labels), str(roi_mask_path)
+    else:
+        roi, roi_from = stored_roi, ("the ROI stored in the .mroi file" if stored_roi is not None else "none")
     report = metrics.region_report(original, reconstruction, roi)
-    report.update({"original": str(original_path), "reconstruction": str(reconstruction_path)})
+    report.update({"original": str(original_path), "reconstruction": str(reconstruction_path), "roi_from": roi_from})
     return report
 
 
@@ -544,16 +550,17 @@ def preview_file(
     return {"input": str(mroi_path), "output": str(output_path), "original": original_path is not None}
 
 
-def _read_any(path: str | os.PathLike) -> np.ndarray:
-    """Pixels of an image file, or of a .mroi file (decoded)."""
+def _read_any(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray | None]:
+    """(pixels, stored ROI mask) of a .mroi file (decoded), or (pixels, None) of an image file."""
     if str(path).endswith(".mroi"):
         from medroi import codec
 
         data = _read_mroi(path)
-        return codec.decompress(data, predictor=_decoding_predictor(codec.read_header(data))).array
+        decoded = codec.decompress(data, predictor=_decoding_predictor(codec.read_header(data)))
+        return decoded.array, np.asarray(decoded.roi_mask, dtype=bool)
     from medroi.io import read_image
 
-    return read_image(path).array
+    return read_image(path).array, None
 
 
 __all__ = ["compress_file", "decompress_file", "file_info", "evaluate_files", "MedroiError"]

@@ -112,7 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("evaluate", help="PSNR (overall/ROI/NROI), SSIM and max errors of a reconstruction")
     p.add_argument("original")
     p.add_argument("reconstruction", help="an image file or a .mroi file")
-    p.add_argument("--roi-mask")
+    p.add_argument("--roi-mask", help="the ROI to score (default: the ROI a .mroi reconstruction stores)")
     p.add_argument("--roi-labels", type=_labels)
     p.add_argument("--json", action="store_true")
 

@@ -42,6 +42,12 @@ def test_compress_json_decompress_evaluate(png, tmp_path, capsys):
     assert main(["evaluate", str(image_path), str(restored), "--roi-mask", str(mask_path), "--json"]) == 0
     metrics = json.loads(capsys.readouterr().out)
     assert metrics["max_error_roi"] <= 1 and metrics["max_error_nroi"] <= 6
+    # the .mroi itself: scored against the ROI it stores, without --roi-mask
+    assert main(["evaluate", str(image_path), str(out), "--json"]) == 0
+    stored = json.loads(capsys.readouterr().out)
+    assert stored["roi_from"].startswith("the ROI stored")
+    assert stored["roi_fraction"] == pytest.approx(roi.mean()) and stored["max_error_roi"] <= 1
+    assert stored["max_error_nroi"] == metrics["max_error_nroi"] and stored["psnr_roi"] == metrics["psnr_roi"]
     assert main(["info", str(out), "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["roi_max_error"] == 1 and info["nroi_max_error"] == 6 and info["source_format"] == "png"
