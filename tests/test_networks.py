@@ -178,3 +178,43 @@ def test_runtime_gives_a_context_model_each_slices_neighbours(tmp_path):
     # across batch boundaries (batch 3) the neighbours are the volume's, not the batch's
     assert not np.allclose(swapped(3, 8)[..., 2], prob[..., 2])
     np.testing.assert_array_equal(swapped(0, 8)[..., 4], prob[..., 4])
+
+
+def test_runtime_three_views_read_every_plane_and_skip_inputs_it_would_reject(tmp_path):
+    """roi.json views 3: a volume's probability is the average over its three planes (so a
+    change seen only through the coronal/sagittal planes' context moves it), and a volume the
+    input check rejects (too much above the background) is refused without running the model."""
+    import numpy as np
+
+    from medroi.autoroi.postprocess import RoiPolicy
+    from medroi.networks.runtime import RuntimePredictor, TorchScriptJointNet
+
+    torch.manual_seed(6)
+    net = small_net(seg_context=1, seg_norm="batch").eval()
+    path = tmp_path / "mv" / "models" / "model.ts"
+    path.parent.mkdir(parents=True)
+    torch.jit.script(net).save(str(path))
+    model = TorchScriptJointNet(path)
+    one = RuntimePredictor(model, batch_size=4, policy=RoiPolicy(input_size=32, context_slices=1))
+    three = RuntimePredictor(model, batch_size=4, policy=RoiPolicy(input_size=32, context_slices=1, views=3,
+                                                                   max_foreground_fraction=0.5))
+    rng = np.random.default_rng(1)
+    vol = np.zeros((32, 32, 8), np.int16)
+    vol[8:24, 8:24] = rng.integers(100, 1000, size=(16, 16, 8))  # 25 % above the background
+    p1, p3 = one.probability(vol), three.probability(vol)
+    assert p3.shape == vol.shape and not np.allclose(p1, p3)
+    # axial slice 2 reads slices 1-3 only; the coronal and sagittal slices through it also hold 4, 5
+    out = vol.copy()
+    out[..., [4, 5]] = vol[..., [5, 4]]
+    np.testing.assert_array_equal(one.probability(out)[..., 2], p1[..., 2])
+    assert not np.allclose(three.probability(out)[..., 2], p3[..., 2])
+
+    def refuse(*_):
+        raise AssertionError("the model ran on an input the check rejects")
+
+    three.model = type("Refusing", (), {"segment": staticmethod(refuse)})()
+    full = rng.integers(100, 1000, size=(32, 32, 8)).astype(np.int16)  # nothing at the background
+    result = three.auto_roi(full)
+    assert not result.accepted and "training data" in result.reason
+    with pytest.raises(AssertionError, match="the model ran"):
+        three.auto_roi(vol)  # an input like the training data does reach the model

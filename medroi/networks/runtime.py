@@ -203,9 +203,13 @@ class RuntimePredictor(_predictor_base()):  # type: ignore[misc]
         accepts = self.policy.accepts
         if modality and accepts and modality.lower() not in accepts:
             return AutoRoi(None, f"the model was trained on {'/'.join(accepts)}, not {modality}", {})
-        prob = self.probability(array, slice_axis, invert)
         fg = self._foreground(np.asarray(array))
-        return finish(prob, fg, self.policy, None if margin is None else parse_margin(margin), spacing)
+        margin = None if margin is None else parse_margin(margin)
+        if fg.mean() > self.policy.max_foreground_fraction:  # not an input like the training data: the
+            # check rejects it whatever the network says, so the network (three planes) is not run
+            return finish(np.zeros(fg.shape, np.float32), fg, self.policy, margin, spacing)
+        prob = self.probability(array, slice_axis, invert)
+        return finish(prob, fg, self.policy, margin, spacing)
 
 
 def default_model_name(image_format: str) -> str:
