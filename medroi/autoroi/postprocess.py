@@ -17,7 +17,8 @@ import numpy as np
 
 from medroi.errors import MedroiError
 
-__all__ = ["RoiPolicy", "AutoRoi", "parse_margin", "clean", "grow", "extend_down", "check", "finish"]
+__all__ = ["RoiPolicy", "AutoRoi", "parse_margin", "clean", "grow", "extend_down", "input_rejection", "check",
+           "finish"]
 
 
 @dataclass(frozen=True)
@@ -172,10 +173,19 @@ def extend_down(mask: np.ndarray, margin: str | None) -> np.ndarray:
     return window > 0
 
 
+def input_rejection(foreground: np.ndarray, policy: RoiPolicy) -> str | None:
+    """Why the input itself is unlike the model's training data (whatever the network would
+    say), or None: more voxels above the background than ``max_foreground_fraction``."""
+    fg_fraction = max(int(foreground.sum()), 1) / max(foreground.size, 1)
+    if fg_fraction > policy.max_foreground_fraction:
+        return (f"not an image like the model's training data ({fg_fraction:.0%} of the voxels are above the "
+                f"background; the model expects <= {policy.max_foreground_fraction:.0%}, e.g. skull-stripped)")
+    return None
+
+
 def check(prob: np.ndarray, raw: np.ndarray, foreground: np.ndarray, policy: RoiPolicy) -> tuple[str | None, dict]:
     """(reason the prediction is implausible or None, the statistics used)."""
     fg = max(int(foreground.sum()), 1)
-    fg_fraction = fg / max(foreground.size, 1)
     n = int(raw.sum())
     fraction = n / fg
     confidence = float(prob[raw].mean()) if n else 0.0
@@ -184,9 +194,9 @@ def check(prob: np.ndarray, raw: np.ndarray, foreground: np.ndarray, policy: Roi
         labels, count = _label(raw)
         fragments = int((np.bincount(labels.ravel())[1:] >= policy.fragment_voxels).sum())
     stats = {"fraction": round(fraction, 6), "confidence": round(confidence, 4), "fragments": fragments}
-    if fg_fraction > policy.max_foreground_fraction:
-        return (f"not an image like the model's training data ({fg_fraction:.0%} of the voxels are above the "
-                f"background; the model expects <= {policy.max_foreground_fraction:.0%}, e.g. skull-stripped)"), stats
+    rejected_input = input_rejection(foreground, policy)
+    if rejected_input:
+        return rejected_input, stats
     if n == 0:
         return "the model found no region", stats
     if fraction < policy.min_fraction:

@@ -74,11 +74,11 @@ def view_probability(unit: np.ndarray, slice_axis: int, views: int, size: int, c
     if unit.ndim != 3:
         raise ValueError(f"expected a 3D volume, got shape {unit.shape}")
     axes = view_axes(3, slice_axis, views)
+    square = views == 3
     total = np.zeros(unit.shape, dtype=np.float32)
     for axis in axes:
         slices = view_slices(unit, axis)
         h, w = slices.shape[1:]
-        square = views == 3
         grid = to_model_grid(pad_square(slices) if square else slices, size)
         grid = with_context(grid, context) if context else grid
         native = (max(h, w),) * 2 if square else (h, w)
@@ -87,4 +87,4 @@ def view_probability(unit: np.ndarray, slice_axis: int, views: int, size: int, c
             part = to_native_grid(segment(grid[s:s + batch]), native)
             prob[s:s + batch] = crop_square(part, (h, w)) if square else part
         total += from_view_slices(prob, axis)
-    return total / len(axes) if len(axes) > 1 else total
+    return total / len(axes)

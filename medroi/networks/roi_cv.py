@@ -181,6 +181,13 @@ def native_truth(dataset: str, item) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------- training
+def tumour_balanced(rois: np.ndarray) -> np.ndarray:
+    """Draw weights of slices [N, s, s]: half of the draws from slices with tumour, half from
+    the others (each half uniform)."""
+    has = rois.reshape(len(rois), -1).any(1)
+    return np.where(has, 0.5 / max(has.sum(), 1), 0.5 / max((~has).sum(), 1))
+
+
 def make_unet(channels: Sequence[int] = (16, 32, 64, 128), res_units: int = 1, in_channels: int = 1):
     """The U-Net of the bundles' ``network_def`` (``seg_channels``, ``seg_res_units``, ``seg_norm: batch``;
     ``in_channels`` = 1 + 2 x ``seg_context``)."""
@@ -390,17 +397,14 @@ def main(argv: Sequence[str] | None = None) -> None:
                 keep = [np.flatnonzero(data[i]["views"][v]["brain"]) for i in train_ids]
                 images.append(np.concatenate([data[i]["views"][v]["input"][k] for i, k in zip(train_ids, keep)]))
                 rois.append(np.concatenate([data[i]["views"][v]["roi"][k] for i, k in zip(train_ids, keep)]))
-                has = rois[-1].reshape(len(rois[-1]), -1).any(1)
-                weights.append(np.where(has, 0.5 / max(has.sum(), 1), 0.5 / max((~has).sum(), 1)) / 3)
+                weights.append(tumour_balanced(rois[-1]) / 3)
             images, rois, weights = np.concatenate(images), np.concatenate(rois), np.concatenate(weights)
             rot, keep_zero = 15.0, True
         elif args.dataset == "brats":
             keep = [np.flatnonzero(data[i]["brain"]) for i in train_ids]
             images = np.concatenate([data[i]["input"][k] for i, k in zip(train_ids, keep)])
             rois = np.concatenate([data[i]["roi"][k] for i, k in zip(train_ids, keep)])
-            has = rois.reshape(len(rois), -1).any(1)
-            # half of the draws from tumour slices, half from the other brain slices
-            weights = np.where(has, 0.5 / max(has.sum(), 1), 0.5 / max((~has).sum(), 1))
+            weights = tumour_balanced(rois)
             rot, keep_zero = 15.0, True
         else:
             images = np.concatenate([data[i]["input"] for i in train_ids])

@@ -198,15 +198,14 @@ class RuntimePredictor(_predictor_base()):  # type: ignore[misc]
         """The ROI ``--roi auto`` stores: checked, cleaned and grown by the margin
         (:func:`medroi.autoroi.postprocess.finish`); ``mask`` is None with a ``reason`` when
         the model cannot be trusted on this input."""
-        from medroi.autoroi.postprocess import AutoRoi, finish, parse_margin
+        from medroi.autoroi.postprocess import AutoRoi, finish, input_rejection, parse_margin
 
         accepts = self.policy.accepts
         if modality and accepts and modality.lower() not in accepts:
             return AutoRoi(None, f"the model was trained on {'/'.join(accepts)}, not {modality}", {})
         fg = self._foreground(np.asarray(array))
         margin = None if margin is None else parse_margin(margin)
-        if fg.mean() > self.policy.max_foreground_fraction:  # not an input like the training data: the
-            # check rejects it whatever the network says, so the network (three planes) is not run
+        if input_rejection(fg, self.policy):  # rejected whatever the network says: it is not run
             return finish(np.zeros(fg.shape, np.float32), fg, self.policy, margin, spacing)
         prob = self.probability(array, slice_axis, invert)
         return finish(prob, fg, self.policy, margin, spacing)
