@@ -222,3 +222,77 @@ def test_with_context_stacks_neighbours_and_repeats_the_ends():
         with_context(slices[0], 1)
     with pytest.raises(ValueError):
         with_context(slices, -1)
+
+
+def test_segmentation_threshold_gives_the_raw_mask_while_the_roi_starts_lower():
+    """roi.json segment_threshold: the raw segmentation (Dice, segment_volume) is prob > 0.5;
+    the stored ROI is grown from prob > threshold (0.2), so it also keeps the faint rim."""
+    from medroi.autoroi.postprocess import RoiPolicy, finish
+
+    prob = np.zeros((1, 40, 40), np.float32)
+    prob[0, 10:30, 10:30] = 0.3
+    prob[0, 15:25, 15:25] = 0.9
+    fg = np.ones(prob.shape, bool)
+    policy = RoiPolicy(threshold=0.2, segment_threshold=0.5, margin="0px")
+    out = finish(prob, fg, policy)
+    assert out.accepted and int(out.raw.sum()) == 100 and int(out.mask.sum()) == 400
+    same = finish(prob, fg, RoiPolicy(threshold=0.2, margin="0px"))  # no segment_threshold: one mask
+    assert np.array_equal(same.raw, prob > 0.2) and np.array_equal(same.mask, out.mask)
+    assert RoiPolicy(threshold=0.2).segmentation_threshold == 0.2 and policy.segmentation_threshold == 0.5
+
+
+def test_segmentation_threshold_is_chosen_on_the_other_folds():
+    from medroi.networks.roi_calibrate import threshold_leave_one_fold_out
+
+    def row(fold, case, d3, d5):
+        return {"fold": fold, "case": case, "dice@0.3": d3, "dice@0.5": d5}
+
+    # folds 0 and 1 prefer 0.5, fold 2 prefers 0.3 by far
+    rows = [row(0, "a", 0.7, 0.8), row(1, "b", 0.6, 0.9), row(2, "c", 0.9, 0.2)]
+    result = threshold_leave_one_fold_out(rows, [0.3, 0.5])
+    # fold 2 is scored at the others' choice (0.5), not its own best
+    assert result["folds"]["2"] == {"threshold": 0.5, "dice": 0.2, "cases": 1}
+    # fold 0: b prefers 0.5 (+0.3), c prefers 0.3 (+0.7) -> 0.3; fold 1 likewise
+    assert result["folds"]["0"]["threshold"] == 0.3 and result["folds"]["1"]["threshold"] == 0.3
+    assert result["dice_mean"] == pytest.approx((0.7 + 0.6 + 0.2) / 3)
+    assert result["dice_worst"] == {"case": "c", "dice": 0.2}
+    assert result["threshold_all_folds"] == 0.3  # mean 0.733 against 0.633
+
+
+def test_roi_threshold_and_margin_are_chosen_on_the_other_folds():
+    from medroi.networks.roi_calibrate import choose_roi, roi_leave_one_fold_out
+
+    def row(fold, case, cov_small, cov_big):  # cov@2mm, cov@8mm; the ROI at 8 mm is twice as big
+        return {"fold": fold, "case": case, "cov@2mm": cov_small, "ratio@2mm": 1.5, "cov@8mm": cov_big,
+                "ratio@8mm": 3.0}
+
+    low = [row(0, "a", 0.99, 1.0), row(1, "b", 0.99, 1.0), row(2, "c", 0.5, 0.95)]   # threshold 0.1
+    high = [row(0, "a", 0.98, 0.99), row(1, "b", 0.97, 0.99), row(2, "c", 0.4, 0.7)]  # threshold 0.3
+    by = {0.1: low, 0.3: high}
+    # folds 0 and 1 alone: the cheapest pair meeting the targets is (0.1, 2mm) (tie on size: first)
+    assert choose_roi(by, ["2mm", "8mm"], 3.0, fold=2)["margin"] == "2mm"
+    result = roi_leave_one_fold_out(by, ["2mm", "8mm"], 3.0)
+    assert result["folds"]["2"] == {"threshold": 0.1, "margin": "2mm", "cases": 1, "cov_mean": 0.5,
+                                    "cov_worst": 0.5, "ratio_mean": 1.5}  # c's miss is not hidden
+    # with c among the choosing folds, only (0.1, 8mm) meets the worst-case target
+    assert result["folds"]["0"]["margin"] == "8mm" and result["folds"]["0"]["threshold"] == 0.1
+    assert result["cov_worst"] == {"case": "c", "coverage": 0.5}
+    assert result["all_folds"]["threshold"] == 0.1 and result["all_folds"]["margin"] == "8mm"
+    assert result["all_folds"]["targets_met"]
+    # a size bound no pair meets: the best worst-case coverage among them all
+    assert not choose_roi(by, ["2mm", "8mm"], 1.0)["targets_met"]
+
+
+def test_several_cv_runs_are_scored_as_the_ensemble_of_their_fold_models(tmp_path):
+    from medroi.networks.roi_calibrate import held_out_probability
+
+    for work, value in (("a", 0.2), ("b", 0.6)):
+        run = tmp_path / work / "brats" / "run_1"
+        run.mkdir(parents=True)
+        np.save(run / "case_prob.npy", np.full((2, 3, 4), value, np.float16))
+    mean = held_out_probability([tmp_path / "a", tmp_path / "b"], "brats", 1, "case")
+    assert mean.dtype == np.float32 and mean.shape == (2, 3, 4)
+    np.testing.assert_allclose(mean, 0.4, atol=1e-3)
+    np.testing.assert_allclose(held_out_probability([tmp_path / "a"], "brats", 1, "case"), 0.2, atol=1e-3)
+    with pytest.raises(FileNotFoundError):  # a run without that fold's case is an error, not a silent half
+        held_out_probability([tmp_path / "a"], "brats", 0, "case")

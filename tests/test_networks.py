@@ -218,3 +218,23 @@ def test_runtime_three_views_read_every_plane_and_skip_inputs_it_would_reject(tm
     assert not result.accepted and "training data" in result.reason
     with pytest.raises(AssertionError, match="the model ran"):
         three.auto_roi(vol)  # an input like the training data does reach the model
+
+
+def test_ensemble_segments_with_the_members_mean_probability_and_scripts():
+    from medroi.networks.joint import UNetEnsemble
+
+    torch.manual_seed(4)
+    net = small_net(seg_context=1, seg_norm="batch", seg_members=2).eval()
+    assert isinstance(net.seg, UNetEnsemble) and len(net.seg.members) == 2
+    assert all(k.startswith(("seg.members.0.", "seg.members.1.", "ae.")) for k in net.state_dict())
+    x = torch.rand(3, 3, 32, 32)
+    with torch.no_grad():
+        members = [torch.sigmoid(m(x)) for m in net.seg.members]
+        assert not torch.allclose(members[0], members[1], atol=1e-3)  # two different U-Nets
+        mean = (members[0] + members[1]) / 2
+        assert torch.allclose(net.segment(x), mean, atol=1e-5)
+        assert torch.allclose(torch.jit.script(net).segment(x), mean, atol=1e-5)
+    # one member: the plain U-Net and its keys, as every bundle before 0.5.0 stores them
+    assert not any(".members." in k for k in small_net().state_dict())
+    with pytest.raises(ValueError, match="seg_members"):
+        small_net(seg_members=0)

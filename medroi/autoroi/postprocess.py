@@ -34,7 +34,8 @@ class RoiPolicy:
     views: int = 1                         # volumes: 3 = average the axial, coronal and sagittal planes (views.py)
     foreground: str = "above_min"          # "above_min" (skull-stripped MR) or "all" (radiographs)
     normalise: str = "percentile"          # input intensities: "percentile" (robust_unit) or "rank" (rank_unit)
-    threshold: float = 0.5
+    threshold: float = 0.5                 # the mask the ROI is grown from (checked, cleaned, margin)
+    segment_threshold: float | None = None  # the raw segmentation (Dice, segment_volume); None: threshold
     margin: str = "0px"                    # default --roi-margin
     margin_down: str | None = None         # 2D only: then also extend toward the bottom row (extend_down)
     min_component_ratio: float = 0.0       # drop components smaller than this x the largest
@@ -54,6 +55,11 @@ class RoiPolicy:
         if self.views not in (1, 3):
             raise ValueError(f"roi.json views is {self.views!r}: 1 (slices along the slice axis) or 3 (three planes)")
 
+    @property
+    def segmentation_threshold(self) -> float:
+        """The threshold of the raw segmentation: a stored ROI may start lower (coverage first)."""
+        return self.threshold if self.segment_threshold is None else float(self.segment_threshold)
+
     @classmethod
     def from_dict(cls, data: dict) -> "RoiPolicy":
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
@@ -65,7 +71,8 @@ class RoiPolicy:
 @dataclass
 class AutoRoi:
     """The outcome of ``--roi auto``: ``mask`` (bool, native shape) or None with ``reason``;
-    ``raw`` is the U-Net's thresholded mask before clean-up and margin (for evaluation)."""
+    ``raw`` is the U-Net's segmentation (probability > the policy's ``segmentation_threshold``,
+    before clean-up and margin; for evaluation)."""
 
     mask: np.ndarray | None
     reason: str | None = None
@@ -219,8 +226,9 @@ def finish(prob: np.ndarray, foreground: np.ndarray, policy: RoiPolicy, margin: 
     stats["margin"] = f"{margin[0]:g}{margin[1]}"
     if policy.margin_down is not None:
         stats["margin_down"] = policy.margin_down
+    segmentation = raw if policy.segment_threshold is None else prob > policy.segmentation_threshold
     if reason is not None:
-        return AutoRoi(None, reason, stats, raw)
+        return AutoRoi(None, reason, stats, segmentation)
     mask = extend_down(grow(clean(raw, policy), margin, spacing), policy.margin_down)
     stats["roi_fraction"] = round(float(mask.mean()), 6)
-    return AutoRoi(mask, None, stats, raw)
+    return AutoRoi(mask, None, stats, segmentation)

@@ -27,7 +27,7 @@ from torch import nn
 
 from monai.networks.nets import UNet
 
-__all__ = ["JointNet", "ConvAutoEncoder"]
+__all__ = ["JointNet", "ConvAutoEncoder", "UNetEnsemble"]
 
 
 def _conv(in_ch: int, out_ch: int, stride: int = 1) -> nn.Sequential:
@@ -86,6 +86,25 @@ class ConvAutoEncoder(nn.Module):
         return torch.clamp(out, 0.0, 1.0)
 
 
+class UNetEnsemble(nn.Module):
+    """U-Nets of one architecture averaged in probability: ``forward`` gives the logit of the
+    members' mean sigmoid (so ``sigmoid(forward(x))`` is their mean probability). Members
+    trained with different schedules err in different places; their mean is a better ROI
+    than either (BRATS bundle docs, version 0.5.0)."""
+
+    def __init__(self, members: Sequence[nn.Module]):
+        super().__init__()
+        if len(members) < 2:
+            raise ValueError("an ensemble needs at least 2 members")
+        self.members = nn.ModuleList(members)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        total = torch.zeros_like(x[:, :1])
+        for member in self.members:
+            total = total + torch.sigmoid(member(x))
+        return torch.logit(total / len(self.members), eps=1e-6)
+
+
 class JointNet(nn.Module):
     """U-Net (ROI probability) + conv autoencoder (image given image and mask).
 
@@ -100,6 +119,8 @@ class JointNet(nn.Module):
             (``1 + 2 * seg_context`` inputs, :func:`medroi.autoroi.context.with_context`). A
             one-channel image is repeated into every channel: a slice with no neighbours, as
             at a volume's ends.
+        seg_members: U-Nets averaged in probability (:class:`UNetEnsemble`, state-dict keys
+            ``seg.members.<i>.*``); 1: a single U-Net (keys ``seg.*``).
 
     ``forward(image)`` (training and MONAI inferers) returns ``(seg_logits, recon, latent)``:
     seg logits [N,1,H,W], reconstruction in [0,1] [N,1,H,W] and the quantized (noisy in
@@ -118,6 +139,7 @@ class JointNet(nn.Module):
         quantization: str = "noise",
         seg_norm: str = "instance",
         seg_context: int = 0,
+        seg_members: int = 1,
     ):
         super().__init__()
         if int(seg_context) < 0:
@@ -125,15 +147,21 @@ class JointNet(nn.Module):
         self.seg_in_channels = 1 + 2 * int(seg_context)
         if quantization not in ("noise", "ste"):
             raise ValueError(f"quantization must be 'noise' or 'ste', got {quantization!r}")
-        self.seg = UNet(
-            spatial_dims=2,
-            in_channels=self.seg_in_channels,
-            out_channels=1,
-            channels=tuple(int(c) for c in seg_channels),
-            strides=tuple(int(s) for s in seg_strides),
-            num_res_units=int(seg_res_units),
-            norm=seg_norm,
-        )
+        if int(seg_members) < 1:
+            raise ValueError(f"seg_members must be >= 1, got {seg_members}")
+
+        def unet() -> nn.Module:
+            return UNet(
+                spatial_dims=2,
+                in_channels=self.seg_in_channels,
+                out_channels=1,
+                channels=tuple(int(c) for c in seg_channels),
+                strides=tuple(int(s) for s in seg_strides),
+                num_res_units=int(seg_res_units),
+                norm=seg_norm,
+            )
+
+        self.seg = unet() if int(seg_members) == 1 else UNetEnsemble([unet() for _ in range(int(seg_members))])
         self.ae = ConvAutoEncoder(in_channels=2, channels=ae_channels, latent_max=latent_max)
         self.latent_max = float(latent_max)
         self.use_ste = quantization == "ste"

@@ -11,6 +11,12 @@ three folds' cases the loosest limit that rejects every case whose coverage is b
 applied to the fourth fold's cases; a rejected case counts with coverage 1.0 and the whole
 image as its ROI (the run-time fallback).
 
+``--roi-thresholds`` chooses the ROI's starting threshold and margin together, leave one fold
+out: on three folds the pair with the smallest mean ROI that meets the coverage targets (mean
+>= 0.97, every case >= 0.9, mean ROI / region <= ``--max-ratio``), else the best worst-case
+coverage within the size bound; the fourth fold is scored at that pair. ``--dice-thresholds``
+does the same for the raw segmentation's threshold (best mean Dice).
+
 Run ``python -m medroi.networks.roi_calibrate --help``.
 """
 
@@ -48,23 +54,33 @@ def case_inputs(dataset: str, root: Path):
     return out
 
 
-def evaluate(dataset: str, root: Path, work: Path, policy: RoiPolicy, margins: Sequence[str], folds: int):
+def held_out_probability(works: Sequence[Path], dataset: str, fold: int, name: str) -> np.ndarray:
+    """A case's held-out probability; with several CV runs (same folds), their mean: the
+    ensemble of their fold models, as ``seg_members`` averages the shipped ones."""
+    probs = [np.load(Path(w) / dataset / f"run_{fold}" / f"{name}_prob.npy").astype(np.float32) for w in works]
+    return probs[0] if len(probs) == 1 else np.mean(probs, axis=0)
+
+
+def evaluate(dataset: str, root: Path, works: Sequence[Path], policy: RoiPolicy, margins: Sequence[str], folds: int,
+             dice_thresholds: Sequence[float] = ()):
     inputs = case_inputs(dataset, root)
     rows = []
     for k in range(folds):
-        run = work / dataset / f"run_{k}"
+        run = Path(works[0]) / dataset / f"run_{k}"
         for prob_file in sorted(run.glob("*_prob.npy")):
             name = prob_file.name[: -len("_prob.npy")]
             item, spacing, fg, complete = inputs[name]
             truth = native_truth(dataset, item)
-            prob = to_native_grid(np.load(prob_file).astype(np.float32), truth.shape[1:])
+            prob = to_native_grid(held_out_probability(works, dataset, k, name), truth.shape[1:])
             if dataset == "xray":  # 2D, as --roi auto post-processes a radiograph (% of the larger side, holes in 2D)
                 prob, truth, fg = prob[0], truth[0], fg[0]
             raw = prob > policy.threshold
             reason, stats = check(prob, raw, fg, policy)
             cleaned = clean(raw, policy)
-            row = {"fold": k, "case": name, "complete_truth": complete, "dice": dice(raw, truth),
-                   "dice_clean": dice(cleaned, truth), "truth_fraction": float(truth.sum() / fg.sum()), "reject": reason, "voxels": int(fg.size),
+            segmentation = prob > policy.segmentation_threshold
+            row = {"fold": k, "case": name, "complete_truth": complete, "dice": dice(segmentation, truth),
+                   **{f"dice@{t:g}": dice(prob > t, truth) for t in dice_thresholds},
+                   "dice_roi_threshold": dice(raw, truth), "dice_clean": dice(cleaned, truth), "truth_fraction": float(truth.sum() / fg.sum()), "reject": reason, "voxels": int(fg.size),
                    "foreground_voxels": int(fg.sum()), "truth_voxels": int(truth.sum()), **stats}
             for m in margins:
                 roi = extend_down(grow(cleaned, parse_margin(m), spacing), policy.margin_down)
@@ -79,7 +95,7 @@ def summarise(rows: list, margins: Sequence[str], max_ratio: float) -> dict:
     """Per fold and overall means, and the margin chosen: the smallest meeting the coverage
     targets, else (targets out of reach) the largest whose mean size ratio is <= ``max_ratio``."""
     folds = sorted({r["fold"] for r in rows})
-    keys = ["dice", "dice_clean"] + [f"{p}@{m}" for m in margins for p in ("cov", "ratio")]
+    keys = ["dice", "dice_roi_threshold", "dice_clean"] + [f"{p}@{m}" for m in margins for p in ("cov", "ratio")]
     table = {str(k): {key: float(np.mean([r[key] for r in rows if r["fold"] == k])) for key in keys} for k in folds}
     table["mean"] = {key: float(np.mean([r[key] for r in rows])) for key in keys}
     table["worst"] = {key: float(min(r[key] for r in rows)) if key.startswith(("cov", "dice"))
@@ -180,11 +196,105 @@ def lofo_markdown(result: dict) -> str:
     return "\n".join(lines)
 
 
+def threshold_leave_one_fold_out(rows: list, thresholds: Sequence[float]) -> dict:
+    """Each fold's segmentation threshold is the one with the best mean raw Dice on the other
+    folds' cases; the fold is scored at it (an honest figure for a threshold chosen on data).
+    ``threshold_all_folds`` is the choice on every case: what a shipped policy takes."""
+    def best(rs: list) -> float:
+        return max(thresholds, key=lambda t: (np.mean([r[f"dice@{t:g}"] for r in rs]), -abs(t - 0.5)))
+
+    per_fold, held_out = {}, []
+    for k in sorted({r["fold"] for r in rows}):
+        t = best([r for r in rows if r["fold"] != k])
+        scores = [r[f"dice@{t:g}"] for r in rows if r["fold"] == k]
+        held_out += [(r["case"], r[f"dice@{t:g}"]) for r in rows if r["fold"] == k]
+        per_fold[str(k)] = {"threshold": t, "dice": float(np.mean(scores)), "cases": len(scores)}
+    worst = min(held_out, key=lambda c: c[1])
+    return {"folds": per_fold, "dice_mean": float(np.mean([d for _, d in held_out])),
+            "dice_worst": {"case": worst[0], "dice": float(worst[1])}, "threshold_all_folds": best(rows),
+            "dice_by_threshold": {f"{t:g}": float(np.mean([r[f"dice@{t:g}"] for r in rows])) for t in thresholds}}
+
+
+def _roi_candidates(rows_by_threshold: dict, margins: Sequence[str], fold=None) -> list:
+    out = []
+    for t, rows in rows_by_threshold.items():
+        rs = [r for r in rows if r["fold"] != fold]
+        for m in margins:
+            cov = [r[f"cov@{m}"] for r in rs]
+            out.append({"threshold": t, "margin": m, "cov_mean": float(np.mean(cov)), "cov_worst": float(min(cov)),
+                        "ratio_mean": float(np.mean([r[f"ratio@{m}"] for r in rs]))})
+    return out
+
+
+def choose_roi(rows_by_threshold: dict, margins: Sequence[str], max_ratio: float, fold=None) -> dict:
+    """The (threshold, margin) pair chosen on every fold but ``fold``: the smallest mean ROI
+    meeting the coverage targets within ``max_ratio``, else the best worst-case coverage
+    within it (else overall)."""
+    candidates = _roi_candidates(rows_by_threshold, margins, fold)
+    ok = [c for c in candidates if c["cov_mean"] >= 0.97 and c["cov_worst"] >= 0.9 and c["ratio_mean"] <= max_ratio]
+    if ok:
+        return {**min(ok, key=lambda c: c["ratio_mean"]), "targets_met": True}
+    within = [c for c in candidates if c["ratio_mean"] <= max_ratio] or candidates
+    return {**max(within, key=lambda c: (c["cov_worst"], c["cov_mean"])), "targets_met": False}
+
+
+def roi_leave_one_fold_out(rows_by_threshold: dict, margins: Sequence[str], max_ratio: float) -> dict:
+    """Each fold scored at the pair :func:`choose_roi` takes on the other folds."""
+    any_rows = next(iter(rows_by_threshold.values()))
+    per_fold, held = {}, []
+    for k in sorted({r["fold"] for r in any_rows}):
+        pick = choose_roi(rows_by_threshold, margins, max_ratio, fold=k)
+        rs = [r for r in rows_by_threshold[pick["threshold"]] if r["fold"] == k]
+        m = pick["margin"]
+        held += [(r["case"], r[f"cov@{m}"], r[f"ratio@{m}"]) for r in rs]
+        per_fold[str(k)] = {"threshold": pick["threshold"], "margin": m, "cases": len(rs),
+                            "cov_mean": float(np.mean([r[f"cov@{m}"] for r in rs])),
+                            "cov_worst": float(min(r[f"cov@{m}"] for r in rs)),
+                            "ratio_mean": float(np.mean([r[f"ratio@{m}"] for r in rs]))}
+    worst = min(held, key=lambda c: c[1])
+    return {"folds": per_fold, "cov_mean": float(np.mean([c[1] for c in held])),
+            "cov_worst": {"case": worst[0], "coverage": float(worst[1])},
+            "ratio_mean": float(np.mean([c[2] for c in held])), "ratio_max": float(max(c[2] for c in held)),
+            "all_folds": choose_roi(rows_by_threshold, margins, max_ratio),
+            "candidates": _roi_candidates(rows_by_threshold, margins)}
+
+
+def roi_markdown(result: dict) -> str:
+    lines = ["| fold | threshold, margin (from the other folds) | held-out cases | coverage (mean) | coverage (worst) "
+             "| ROI / region (mean) |", "|---|---|---|---|---|---|"]
+    for k, f in result["folds"].items():
+        lines.append(f"| {k} | {f['threshold']:g}, {f['margin']} | {f['cases']} | {f['cov_mean']:.3f} "
+                     f"| {f['cov_worst']:.3f} | {f['ratio_mean']:.2f} |")
+    worst, pick = result["cov_worst"], result["all_folds"]
+    lines += [f"| **all** | - | {sum(f['cases'] for f in result['folds'].values())} | {result['cov_mean']:.3f} "
+              f"| {worst['coverage']:.3f} ({worst['case']}) | {result['ratio_mean']:.2f} (max {result['ratio_max']:.2f}) |",
+              "", f"Chosen on all folds: threshold {pick['threshold']:g}, margin {pick['margin']} "
+              f"(targets {'met' if pick['targets_met'] else 'not met'} there).", "",
+              "| threshold | margin | coverage (mean) | coverage (worst) | ROI / region (mean) |", "|---|---|---|---|---|"]
+    for c in result["candidates"]:
+        lines.append(f"| {c['threshold']:g} | {c['margin']} | {c['cov_mean']:.3f} | {c['cov_worst']:.3f} "
+                     f"| {c['ratio_mean']:.2f} |")
+    return "\n".join(lines)
+
+
+def threshold_markdown(result: dict) -> str:
+    lines = ["| fold | threshold (from the other folds) | held-out cases | raw Dice (mean) |", "|---|---|---|---|"]
+    for k, f in result["folds"].items():
+        lines.append(f"| {k} | {f['threshold']:g} | {f['cases']} | {f['dice']:.3f} |")
+    worst = result["dice_worst"]
+    lines += [f"| **all** | - | {sum(f['cases'] for f in result['folds'].values())} | {result['dice_mean']:.3f} |", "",
+              f"Worst case: {worst['case']} ({worst['dice']:.3f}). Chosen on all folds: "
+              f"{result['threshold_all_folds']:g}. Mean raw Dice by threshold (all cases, not held out): "
+              + ", ".join(f"{t}: {d:.3f}" for t, d in result["dice_by_threshold"].items()) + "."]
+    return "\n".join(lines)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description="margin and plausibility limits from the CV folds")
     ap.add_argument("dataset", choices=["brats", "xray"])
     ap.add_argument("--data-root", required=True)
-    ap.add_argument("--work", required=True)
+    ap.add_argument("--work", required=True, help="roi_cv's work folder; several, comma-separated: the mean of their "
+                                                   "held-out probabilities (an ensemble of their fold models)")
     ap.add_argument("--policy", required=True, help="the bundle's configs/roi.json (clean-up and limits)")
     ap.add_argument("--margins", default="0mm,1mm,2mm,3mm,4mm,5mm,6mm,8mm")
     ap.add_argument("--folds", type=int, default=4)
@@ -198,6 +308,12 @@ def main(argv: Sequence[str] | None = None) -> None:
                          "coverage is below --miss on the other folds) and report the table with fallbacks")
     ap.add_argument("--miss", type=float, default=0.9, help="coverage below which a case is a miss (--lofo)")
     ap.add_argument("--margin", default=None, help="the margin --lofo uses (default: the one chosen)")
+    ap.add_argument("--roi-thresholds", default=None,
+                    help="comma-separated ROI thresholds: the (threshold, margin) pair chosen leave-one-fold-out "
+                         "over these and --margins (roi.json threshold and margin)")
+    ap.add_argument("--dice-thresholds", default=None,
+                    help="comma-separated segmentation thresholds: raw Dice at each, and the threshold chosen "
+                         "leave-one-fold-out (roi.json segment_threshold)")
     args = ap.parse_args(argv)
     policy = RoiPolicy.from_dict(json.loads(Path(args.policy).read_text()))
     if args.no_clean:
@@ -210,10 +326,24 @@ def main(argv: Sequence[str] | None = None) -> None:
         field, kind = LIMITS[args.lofo]
         policy = replace(policy, **{field: None if kind == "max" else 0.0})
     margins = [m.strip() for m in args.margins.split(",")]
-    rows = evaluate(args.dataset, Path(args.data_root), Path(args.work), policy, margins, args.folds)
+    works = [Path(w) for w in args.work.split(",")]
+    thresholds = [float(t) for t in args.dice_thresholds.split(",")] if args.dice_thresholds else []
+    rows = evaluate(args.dataset, Path(args.data_root), works, policy, margins, args.folds, thresholds)
     scored = [r for r in rows if r["complete_truth"]]  # choices and figures on complete truths only
     summary = summarise(scored, margins, args.max_ratio)
     summary["incomplete_truth"] = [r["case"] for r in rows if not r["complete_truth"]]
+    if args.roi_thresholds:
+        by_threshold = {}
+        for t in (float(v) for v in args.roi_thresholds.split(",")):
+            rows_t = evaluate(args.dataset, Path(args.data_root), works, replace(policy, threshold=t),
+                              margins, args.folds)
+            by_threshold[t] = [r for r in rows_t if r["complete_truth"]]
+        choice = roi_leave_one_fold_out(by_threshold, margins, args.max_ratio)
+        summary["roi_choice"] = {k: v for k, v in choice.items() if k != "candidates"}
+        Path(args.out).with_suffix(".roi.md").write_text(roi_markdown(choice) + "\n")
+    if thresholds:
+        summary["segment_threshold"] = threshold_leave_one_fold_out(scored, thresholds)
+        Path(args.out).with_suffix(".threshold.md").write_text(threshold_markdown(summary["segment_threshold"]) + "\n")
     if args.lofo:
         lofo = leave_one_fold_out(scored, args.lofo, args.margin or summary["chosen_margin"], args.miss)
         summary["lofo"] = {k: v for k, v in lofo.items() if k != "rows"}

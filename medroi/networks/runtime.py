@@ -139,7 +139,7 @@ class RuntimePredictor(_predictor_base()):  # type: ignore[misc]
 
         super().__init__(model, batch_size=batch_size)
         self.policy = policy if policy is not None else RoiPolicy(threshold=threshold)
-        self.threshold = float(self.policy.threshold)
+        self.threshold = self.policy.segmentation_threshold
 
     def _foreground(self, array: np.ndarray) -> np.ndarray:
         from medroi.autoroi.normalise import foreground
@@ -190,7 +190,8 @@ class RuntimePredictor(_predictor_base()):  # type: ignore[misc]
                                 self.policy.context_slices, segment, self.batch_size)
 
     def segment_volume(self, array: np.ndarray, slice_axis: int = -1) -> np.ndarray:
-        """Bool raw U-Net mask (probability > threshold; no clean-up, no margin, no check)."""
+        """Bool raw U-Net segmentation (probability > the policy's segmentation threshold; no
+        clean-up, no margin, no check)."""
         return self.probability(array, slice_axis) > self.threshold
 
     def auto_roi(self, array: np.ndarray, *, spacing=None, slice_axis: int = -1, invert: bool = False,
