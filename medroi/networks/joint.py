@@ -89,8 +89,9 @@ class ConvAutoEncoder(nn.Module):
 class UNetEnsemble(nn.Module):
     """U-Nets of one architecture averaged in probability: ``forward`` gives the logit of the
     members' mean sigmoid (so ``sigmoid(forward(x))`` is their mean probability). Members
-    trained with different schedules err in different places; their mean is a better ROI
-    than either (BRATS bundle docs, version 0.5.0)."""
+    trained with other seeds or schedules err in different places; whether their mean beats
+    one U-Net is for the cross-validation to say (``roi_calibrate --work A,B``; the BRATS
+    bundle docs, 0.5.0, score two ensembles)."""
 
     def __init__(self, members: Sequence[nn.Module]):
         super().__init__()

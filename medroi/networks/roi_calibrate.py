@@ -80,7 +80,8 @@ def evaluate(dataset: str, root: Path, works: Sequence[Path], policy: RoiPolicy,
             segmentation = prob > policy.segmentation_threshold
             row = {"fold": k, "case": name, "complete_truth": complete, "dice": dice(segmentation, truth),
                    **{f"dice@{t:g}": dice(prob > t, truth) for t in dice_thresholds},
-                   "dice_roi_threshold": dice(raw, truth), "dice_clean": dice(cleaned, truth), "truth_fraction": float(truth.sum() / fg.sum()), "reject": reason, "voxels": int(fg.size),
+                   "dice_roi_threshold": dice(raw, truth), "dice_clean": dice(cleaned, truth),
+                   "truth_fraction": float(truth.sum() / fg.sum()), "reject": reason, "voxels": int(fg.size),
                    "foreground_voxels": int(fg.sum()), "truth_voxels": int(truth.sum()), **stats}
             for m in margins:
                 roi = extend_down(grow(cleaned, parse_margin(m), spacing), policy.margin_down)
