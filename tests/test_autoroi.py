@@ -281,6 +281,12 @@ def test_roi_threshold_and_margin_are_chosen_on_the_other_folds():
     assert result["all_folds"]["targets_met"]
     # a size bound no pair meets: the best worst-case coverage among them all
     assert not choose_roi(by, ["2mm", "8mm"], 1.0)["targets_met"]
+    # the bound on every case's ROI instead of the mean: one case at 4x rules (0.1, 8mm) out
+    low[0] = {**low[0], "ratio@8mm": 4.0}
+    pick = choose_roi(by, ["2mm", "8mm"], 3.0)  # (0.1, 8mm)'s mean is 3.33 > 3: the best worst within 3
+    assert (pick["threshold"], pick["margin"], pick["targets_met"]) == (0.3, "8mm", False)
+    assert not choose_roi(by, ["2mm", "8mm"], 3.5, ratio_of="max")["targets_met"]
+    assert choose_roi(by, ["2mm", "8mm"], 3.5)["targets_met"]  # the mean, 3.33, is within 3.5
 
 
 def test_several_cv_runs_are_scored_as_the_ensemble_of_their_fold_models(tmp_path):

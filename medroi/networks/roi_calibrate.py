@@ -222,29 +222,33 @@ def _roi_candidates(rows_by_threshold: dict, margins: Sequence[str], fold=None) 
         rs = [r for r in rows if r["fold"] != fold]
         for m in margins:
             cov = [r[f"cov@{m}"] for r in rs]
+            ratio = [r[f"ratio@{m}"] for r in rs]
             out.append({"threshold": t, "margin": m, "cov_mean": float(np.mean(cov)), "cov_worst": float(min(cov)),
-                        "ratio_mean": float(np.mean([r[f"ratio@{m}"] for r in rs]))})
+                        "ratio_mean": float(np.mean(ratio)), "ratio_max": float(max(ratio))})
     return out
 
 
-def choose_roi(rows_by_threshold: dict, margins: Sequence[str], max_ratio: float, fold=None) -> dict:
+def choose_roi(rows_by_threshold: dict, margins: Sequence[str], max_ratio: float, fold=None,
+               ratio_of: str = "mean") -> dict:
     """The (threshold, margin) pair chosen on every fold but ``fold``: the smallest mean ROI
-    meeting the coverage targets within ``max_ratio``, else the best worst-case coverage
-    within it (else overall)."""
+    meeting the coverage targets with its ``ratio_of`` ("mean", or "max": every case) ROI /
+    region <= ``max_ratio``, else the best worst-case coverage within that bound (else overall)."""
     candidates = _roi_candidates(rows_by_threshold, margins, fold)
-    ok = [c for c in candidates if c["cov_mean"] >= 0.97 and c["cov_worst"] >= 0.9 and c["ratio_mean"] <= max_ratio]
+    bound = f"ratio_{ratio_of}"
+    ok = [c for c in candidates if c["cov_mean"] >= 0.97 and c["cov_worst"] >= 0.9 and c[bound] <= max_ratio]
     if ok:
         return {**min(ok, key=lambda c: c["ratio_mean"]), "targets_met": True}
-    within = [c for c in candidates if c["ratio_mean"] <= max_ratio] or candidates
+    within = [c for c in candidates if c[bound] <= max_ratio] or candidates
     return {**max(within, key=lambda c: (c["cov_worst"], c["cov_mean"])), "targets_met": False}
 
 
-def roi_leave_one_fold_out(rows_by_threshold: dict, margins: Sequence[str], max_ratio: float) -> dict:
+def roi_leave_one_fold_out(rows_by_threshold: dict, margins: Sequence[str], max_ratio: float,
+                           ratio_of: str = "mean") -> dict:
     """Each fold scored at the pair :func:`choose_roi` takes on the other folds."""
     any_rows = next(iter(rows_by_threshold.values()))
     per_fold, held = {}, []
     for k in sorted({r["fold"] for r in any_rows}):
-        pick = choose_roi(rows_by_threshold, margins, max_ratio, fold=k)
+        pick = choose_roi(rows_by_threshold, margins, max_ratio, fold=k, ratio_of=ratio_of)
         rs = [r for r in rows_by_threshold[pick["threshold"]] if r["fold"] == k]
         m = pick["margin"]
         held += [(r["case"], r[f"cov@{m}"], r[f"ratio@{m}"]) for r in rs]
@@ -256,7 +260,7 @@ def roi_leave_one_fold_out(rows_by_threshold: dict, margins: Sequence[str], max_
     return {"folds": per_fold, "cov_mean": float(np.mean([c[1] for c in held])),
             "cov_worst": {"case": worst[0], "coverage": float(worst[1])},
             "ratio_mean": float(np.mean([c[2] for c in held])), "ratio_max": float(max(c[2] for c in held)),
-            "all_folds": choose_roi(rows_by_threshold, margins, max_ratio),
+            "all_folds": choose_roi(rows_by_threshold, margins, max_ratio, ratio_of=ratio_of),
             "candidates": _roi_candidates(rows_by_threshold, margins)}
 
 
@@ -271,10 +275,11 @@ def roi_markdown(result: dict) -> str:
               f"| {worst['coverage']:.3f} ({worst['case']}) | {result['ratio_mean']:.2f} (max {result['ratio_max']:.2f}) |",
               "", f"Chosen on all folds: threshold {pick['threshold']:g}, margin {pick['margin']} "
               f"(targets {'met' if pick['targets_met'] else 'not met'} there).", "",
-              "| threshold | margin | coverage (mean) | coverage (worst) | ROI / region (mean) |", "|---|---|---|---|---|"]
+              "| threshold | margin | coverage (mean) | coverage (worst) | ROI / region (mean) | ROI / region (max) |",
+              "|---|---|---|---|---|---|"]
     for c in result["candidates"]:
         lines.append(f"| {c['threshold']:g} | {c['margin']} | {c['cov_mean']:.3f} | {c['cov_worst']:.3f} "
-                     f"| {c['ratio_mean']:.2f} |")
+                     f"| {c['ratio_mean']:.2f} | {c['ratio_max']:.2f} |")
     return "\n".join(lines)
 
 
@@ -312,6 +317,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--roi-thresholds", default=None,
                     help="comma-separated ROI thresholds: the (threshold, margin) pair chosen leave-one-fold-out "
                          "over these and --margins (roi.json threshold and margin)")
+    ap.add_argument("--ratio-of", choices=["mean", "max"], default="mean",
+                    help="--roi-thresholds: --max-ratio bounds the mean ROI / region, or every case's (max)")
     ap.add_argument("--dice-thresholds", default=None,
                     help="comma-separated segmentation thresholds: raw Dice at each, and the threshold chosen "
                          "leave-one-fold-out (roi.json segment_threshold)")
@@ -339,7 +346,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             rows_t = evaluate(args.dataset, Path(args.data_root), works, replace(policy, threshold=t),
                               margins, args.folds)
             by_threshold[t] = [r for r in rows_t if r["complete_truth"]]
-        choice = roi_leave_one_fold_out(by_threshold, margins, args.max_ratio)
+        choice = roi_leave_one_fold_out(by_threshold, margins, args.max_ratio, args.ratio_of)
         summary["roi_choice"] = {k: v for k, v in choice.items() if k != "candidates"}
         Path(args.out).with_suffix(".roi.md").write_text(roi_markdown(choice) + "\n")
     if thresholds:
