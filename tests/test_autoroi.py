@@ -270,10 +270,12 @@ def test_roi_threshold_and_margin_are_chosen_on_the_other_folds():
     high = [row(0, "a", 0.98, 0.99), row(1, "b", 0.97, 0.99), row(2, "c", 0.4, 0.7)]  # threshold 0.3
     by = {0.1: low, 0.3: high}
     # folds 0 and 1 alone: the cheapest pair meeting the targets is (0.1, 2mm) (tie on size: first)
-    assert choose_roi(by, ["2mm", "8mm"], 3.0, fold=2)["margin"] == "2mm"
-    result = roi_leave_one_fold_out(by, ["2mm", "8mm"], 3.0)
+    assert choose_roi(by, ["2mm", "8mm"], 3.0, fold=2, objective="size")["margin"] == "2mm"
+    result = roi_leave_one_fold_out(by, ["2mm", "8mm"], 3.0, objective="size")
     assert result["folds"]["2"] == {"threshold": 0.1, "margin": "2mm", "cases": 1, "cov_mean": 0.5,
                                     "cov_worst": 0.5, "ratio_mean": 1.5}  # c's miss is not hidden
+    # coverage first (the default): folds 0 and 1 alone pick (0.1, 8mm), and c is covered 0.95
+    assert roi_leave_one_fold_out(by, ["2mm", "8mm"], 3.0)["folds"]["2"]["cov_worst"] == 0.95
     # with c among the choosing folds, only (0.1, 8mm) meets the worst-case target
     assert result["folds"]["0"]["margin"] == "8mm" and result["folds"]["0"]["threshold"] == 0.1
     assert result["cov_worst"] == {"case": "c", "coverage": 0.5}
@@ -287,6 +289,13 @@ def test_roi_threshold_and_margin_are_chosen_on_the_other_folds():
     assert (pick["threshold"], pick["margin"], pick["targets_met"]) == (0.3, "8mm", False)
     assert not choose_roi(by, ["2mm", "8mm"], 3.5, ratio_of="max")["targets_met"]
     assert choose_roi(by, ["2mm", "8mm"], 3.5)["targets_met"]  # the mean, 3.33, is within 3.5
+    # coverage first: the best worst case within the bound, even when a smaller pair meets the targets
+    low[0] = {**low[0], "ratio@8mm": 3.0}
+    assert choose_roi(by, ["2mm", "8mm"], 3.0, fold=2, objective="size")["margin"] == "2mm"  # (0.1, 2mm) is enough
+    pick = choose_roi(by, ["2mm", "8mm"], 3.0, fold=2, objective="coverage")
+    assert (pick["threshold"], pick["margin"], pick["targets_met"]) == (0.1, "8mm", True)  # worst 1.0 > 0.99
+    with pytest.raises(ValueError, match="objective"):
+        choose_roi(by, ["2mm"], 3.0, objective="smallest")
 
 
 def test_several_cv_runs_are_scored_as_the_ensemble_of_their_fold_models(tmp_path):

@@ -12,9 +12,9 @@ applied to the fourth fold's cases; a rejected case counts with coverage 1.0 and
 image as its ROI (the run-time fallback).
 
 ``--roi-thresholds`` chooses the ROI's starting threshold and margin together, leave one fold
-out: on three folds the pair with the smallest mean ROI that meets the coverage targets (mean
->= 0.97, every case >= 0.9, mean ROI / region <= ``--max-ratio``), else the best worst-case
-coverage within the size bound; the fourth fold is scored at that pair. ``--dice-thresholds``
+out: on three folds the pair with the best worst-case coverage whose ROI / region is within
+``--max-ratio`` (``--objective size``: the smallest ROI meeting coverage >= 0.97 mean and
+>= 0.9 on every case); the fourth fold is scored at that pair. ``--dice-thresholds``
 does the same for the raw segmentation's threshold (best mean Dice).
 
 Run ``python -m medroi.networks.roi_calibrate --help``.
@@ -229,26 +229,38 @@ def _roi_candidates(rows_by_threshold: dict, margins: Sequence[str], fold=None) 
 
 
 def choose_roi(rows_by_threshold: dict, margins: Sequence[str], max_ratio: float, fold=None,
-               ratio_of: str = "mean") -> dict:
-    """The (threshold, margin) pair chosen on every fold but ``fold``: the smallest mean ROI
-    meeting the coverage targets with its ``ratio_of`` ("mean", or "max": every case) ROI /
-    region <= ``max_ratio``, else the best worst-case coverage within that bound (else overall)."""
+               ratio_of: str = "mean", objective: str = "coverage") -> dict:
+    """The (threshold, margin) pair chosen on every fold but ``fold``, among those whose
+    ``ratio_of`` ("mean", or "max": every case) ROI / region is <= ``max_ratio``:
+
+    - ``objective="size"``: the smallest mean ROI meeting the coverage targets (mean >= 0.97,
+      every case >= 0.9), else the best worst-case coverage;
+    - ``objective="coverage"``: the best worst-case coverage (then mean), whatever it costs
+      within the bound.
+
+    ``targets_met`` says whether the pair meets the coverage targets on those folds."""
+    if objective not in ("size", "coverage"):
+        raise ValueError(f"objective must be 'size' or 'coverage', got {objective!r}")
     candidates = _roi_candidates(rows_by_threshold, margins, fold)
-    bound = f"ratio_{ratio_of}"
-    ok = [c for c in candidates if c["cov_mean"] >= 0.97 and c["cov_worst"] >= 0.9 and c[bound] <= max_ratio]
-    if ok:
+    within = [c for c in candidates if c[f"ratio_{ratio_of}"] <= max_ratio]
+
+    def meets(c: dict) -> bool:
+        return c["cov_mean"] >= 0.97 and c["cov_worst"] >= 0.9
+
+    ok = [c for c in within if meets(c)]
+    if objective == "size" and ok:
         return {**min(ok, key=lambda c: c["ratio_mean"]), "targets_met": True}
-    within = [c for c in candidates if c[bound] <= max_ratio] or candidates
-    return {**max(within, key=lambda c: (c["cov_worst"], c["cov_mean"])), "targets_met": False}
+    best = max(within or candidates, key=lambda c: (c["cov_worst"], c["cov_mean"]))
+    return {**best, "targets_met": bool(within) and meets(best)}
 
 
 def roi_leave_one_fold_out(rows_by_threshold: dict, margins: Sequence[str], max_ratio: float,
-                           ratio_of: str = "mean") -> dict:
+                           ratio_of: str = "mean", objective: str = "coverage") -> dict:
     """Each fold scored at the pair :func:`choose_roi` takes on the other folds."""
     any_rows = next(iter(rows_by_threshold.values()))
     per_fold, held = {}, []
     for k in sorted({r["fold"] for r in any_rows}):
-        pick = choose_roi(rows_by_threshold, margins, max_ratio, fold=k, ratio_of=ratio_of)
+        pick = choose_roi(rows_by_threshold, margins, max_ratio, fold=k, ratio_of=ratio_of, objective=objective)
         rs = [r for r in rows_by_threshold[pick["threshold"]] if r["fold"] == k]
         m = pick["margin"]
         held += [(r["case"], r[f"cov@{m}"], r[f"ratio@{m}"]) for r in rs]
@@ -260,7 +272,7 @@ def roi_leave_one_fold_out(rows_by_threshold: dict, margins: Sequence[str], max_
     return {"folds": per_fold, "cov_mean": float(np.mean([c[1] for c in held])),
             "cov_worst": {"case": worst[0], "coverage": float(worst[1])},
             "ratio_mean": float(np.mean([c[2] for c in held])), "ratio_max": float(max(c[2] for c in held)),
-            "all_folds": choose_roi(rows_by_threshold, margins, max_ratio, ratio_of=ratio_of),
+            "all_folds": choose_roi(rows_by_threshold, margins, max_ratio, ratio_of=ratio_of, objective=objective),
             "candidates": _roi_candidates(rows_by_threshold, margins)}
 
 
@@ -319,6 +331,9 @@ def main(argv: Sequence[str] | None = None) -> None:
                          "over these and --margins (roi.json threshold and margin)")
     ap.add_argument("--ratio-of", choices=["mean", "max"], default="mean",
                     help="--roi-thresholds: --max-ratio bounds the mean ROI / region, or every case's (max)")
+    ap.add_argument("--objective", choices=["coverage", "size"], default="coverage",
+                    help="--roi-thresholds: the best worst-case coverage within the size bound (coverage: the "
+                         "shipped bundles' rule) or the smallest ROI meeting the coverage targets (size)")
     ap.add_argument("--dice-thresholds", default=None,
                     help="comma-separated segmentation thresholds: raw Dice at each, and the threshold chosen "
                          "leave-one-fold-out (roi.json segment_threshold)")
@@ -346,7 +361,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             rows_t = evaluate(args.dataset, Path(args.data_root), works, replace(policy, threshold=t),
                               margins, args.folds)
             by_threshold[t] = [r for r in rows_t if r["complete_truth"]]
-        choice = roi_leave_one_fold_out(by_threshold, margins, args.max_ratio, args.ratio_of)
+        choice = roi_leave_one_fold_out(by_threshold, margins, args.max_ratio, args.ratio_of, args.objective)
         summary["roi_choice"] = {k: v for k, v in choice.items() if k != "candidates"}
         Path(args.out).with_suffix(".roi.md").write_text(roi_markdown(choice) + "\n")
     if thresholds:
