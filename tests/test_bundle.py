@@ -229,3 +229,12 @@ def test_xray_train_two_iterations(synthetic_xray_root, tmp_path):
 
 
 # the inference workflows on real inputs (the ROI `medroi compress --roi auto` stores): test_bundle_inference.py
+
+
+@pytest.mark.parametrize("bundle", ALL_BUNDLES, ids=lambda b: b.name)
+def test_exported_model_carries_the_bundles_current_metadata(bundle):
+    """models/model.ts embeds configs/metadata.json (as ckpt_export does): after a metadata
+    change the export must be redone (roi_ship), or the shipped file describes another model."""
+    extra = {"metadata.json": ""}
+    torch.jit.load(str(bundle / "models" / "model.ts"), map_location="cpu", _extra_files=extra)
+    assert json.loads(extra["metadata.json"]) == json.loads((bundle / "configs" / "metadata.json").read_text())
