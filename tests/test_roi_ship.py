@@ -18,9 +18,9 @@ def _bundle_copy(tmp_path: Path, members: int) -> Path:
     shutil.copytree(BRATS / "configs", bundle / "configs")
     shutil.copytree(BRATS / "models", bundle / "models")
     config = bundle / "configs" / "inference.yaml"
-    text = config.read_text()
-    assert "  seg_context: 2\n" in text
-    config.write_text(text.replace("  seg_context: 2\n", f"  seg_context: 2\n  seg_members: {members}\n", 1))
+    lines = [line for line in config.read_text().splitlines(keepends=True) if not line.startswith("  seg_members:")]
+    at = lines.index("  seg_context: 2\n") + 1
+    config.write_text("".join(lines[:at] + [f"  seg_members: {members}\n"] + lines[at:]))
     return bundle
 
 
