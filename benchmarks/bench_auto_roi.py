@@ -30,8 +30,9 @@ REPO = HERE.parent
 
 def run_one(bundle: Path, data_root: Path, limit: int | None) -> dict:
     """Every case through one bundle's ``auto_roi`` (in this process)."""
+    from medroi.autoroi.evaluate import dice, roi_scores
     from medroi.io import read_image
-    from medroi.networks.roi_cv import WHOLE_TUMOUR, brats_case_dirs, dice
+    from medroi.networks.roi_cv import WHOLE_TUMOUR, brats_case_dirs
     from medroi.networks.runtime import load_model
 
     model = load_model(str(bundle), "nifti", threads=1)
@@ -48,9 +49,10 @@ def run_one(bundle: Path, data_root: Path, limit: int | None) -> dict:
         seconds = time.perf_counter() - start
         row = {"case": case.name, "seconds": round(seconds, 3), "accepted": result.accepted, "reason": result.reason,
                "raw_dice": round(dice(result.raw, truth), 4) if result.raw is not None else None}
-        if result.accepted:
-            row["coverage"] = round(float((result.mask & truth).sum() / max(truth.sum(), 1)), 4)
-            row["roi_over_tumour"] = round(float(result.mask.sum() / max(truth.sum(), 1)), 3)
+        if result.accepted:  # the figures evaluate_roi.yaml reports
+            scores = roi_scores(result.mask, truth)
+            row["coverage"] = round(scores["coverage"], 4)
+            row["roi_over_tumour"] = round(scores["roi_over_region"], 3)
         rows.append(row)
         print(json.dumps(row), file=sys.stderr, flush=True)
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -62,8 +62,9 @@ def held_out_probability(works: Sequence[Path], dataset: str, fold: int, name: s
 
 
 def evaluate(dataset: str, root: Path, works: Sequence[Path], policy: RoiPolicy, margins: Sequence[str], folds: int,
-             dice_thresholds: Sequence[float] = ()):
-    inputs = case_inputs(dataset, root)
+             dice_thresholds: Sequence[float] = (), inputs: dict | None = None):
+    """One row per held-out case; ``inputs`` (:func:`case_inputs`) when already read."""
+    inputs = case_inputs(dataset, root) if inputs is None else inputs
     rows = []
     for k in range(folds):
         run = Path(works[0]) / dataset / f"run_{k}"
@@ -351,7 +352,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     margins = [m.strip() for m in args.margins.split(",")]
     works = [Path(w) for w in args.work.split(",")]
     thresholds = [float(t) for t in args.dice_thresholds.split(",")] if args.dice_thresholds else []
-    rows = evaluate(args.dataset, Path(args.data_root), works, policy, margins, args.folds, thresholds)
+    inputs = case_inputs(args.dataset, Path(args.data_root))  # read once for every threshold below
+    rows = evaluate(args.dataset, Path(args.data_root), works, policy, margins, args.folds, thresholds, inputs)
     scored = [r for r in rows if r["complete_truth"]]  # choices and figures on complete truths only
     summary = summarise(scored, margins, args.max_ratio)
     summary["incomplete_truth"] = [r["case"] for r in rows if not r["complete_truth"]]
@@ -359,7 +361,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         by_threshold = {}
         for t in (float(v) for v in args.roi_thresholds.split(",")):
             rows_t = evaluate(args.dataset, Path(args.data_root), works, replace(policy, threshold=t),
-                              margins, args.folds)
+                              margins, args.folds, inputs=inputs)
             by_threshold[t] = [r for r in rows_t if r["complete_truth"]]
         choice = roi_leave_one_fold_out(by_threshold, margins, args.max_ratio, args.ratio_of, args.objective)
         summary["roi_choice"] = {k: v for k, v in choice.items() if k != "candidates"}
